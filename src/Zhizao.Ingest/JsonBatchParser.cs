@@ -128,8 +128,9 @@ public sealed class JsonBatchParser
         string path = $"$.points[{index}]";
         if (reader.TokenType != JsonTokenType.StartObject)
         {
+            JsonTokenType token = reader.TokenType;
             reader.Skip();
-            return $"{path}): item must be an object, got {Describe(reader.TokenType)}";
+            return $"{path}): item must be an object, got {Describe(token)}";
         }
 
         int depth = reader.CurrentDepth;
@@ -408,8 +409,9 @@ public sealed class JsonBatchParser
                 p.Text = reader.GetString();
                 return null;
             default:
+                JsonTokenType token = reader.TokenType;
                 reader.Skip();
-                return $"value must be a number, boolean or string, got {Describe(reader.TokenType)}";
+                return $"value must be a number, boolean or string, got {Describe(token)}";
         }
     }
 
@@ -447,8 +449,9 @@ public sealed class JsonBatchParser
 
                 return Timestamps.TryFromDateTimeOffset(t, out timestamp) ? null : $"{Timestamps.RangeMessage}: '{text}'";
             default:
+                JsonTokenType token = reader.TokenType;
                 reader.Skip();
-                return $"bad timestamp: must be an ISO 8601 string or Unix nanoseconds, got {Describe(reader.TokenType)}";
+                return $"bad timestamp: must be an ISO 8601 string or Unix nanoseconds, got {Describe(token)}";
         }
     }
 
