@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Zhizao.Core;
 
 namespace Zhizao.Ingest;
@@ -94,6 +95,12 @@ public sealed class JsonBatchParser
 
     private void Validate(ReadOnlySpan<byte> json, JsonReaderOptions readerOptions)
     {
+        // Utf8JsonReader does not validate string contents while reading; GetString would throw later.
+        if (!Utf8.IsValid(json))
+        {
+            throw new InvalidInputException($"not valid UTF-8 at byte {FirstInvalidUtf8(json) + 1}", "body");
+        }
+
         var reader = new Utf8JsonReader(json, readerOptions);
         int items = 0;
         try
@@ -121,20 +128,35 @@ public sealed class JsonBatchParser
         }
     }
 
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        int offset = 0;
+        while (offset < bytes.Length)
+        {
+            if (Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed) != System.Buffers.OperationStatus.Done)
+            {
+                return offset;
+            }
+
+            offset += consumed;
+        }
+
+        return offset;
+    }
+
     /// <summary>Returns null on success, or "path): reason" on failure; always leaves the reader at the item's end.</summary>
     private string? ParseItem<TWriter>(ref Utf8JsonReader reader, int index, long nowNs, SeriesKeyCache cache, ref TWriter writer, IngestResult result)
         where TWriter : IPointWriter
     {
-        string path = $"$.points[{index}]";
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             JsonTokenType token = reader.TokenType;
             reader.Skip();
-            return $"{path}): item must be an object, got {Describe(token)}";
+            return $"{ItemPath(index)}): item must be an object, got {Describe(token)}";
         }
 
         int depth = reader.CurrentDepth;
-        string? error = ParseItemBody(ref reader, path, nowNs, out long timestamp, out bool isSeries);
+        string? error = ParseItemBody(ref reader, index, nowNs, out long timestamp, out bool isSeries);
         if (error is not null)
         {
             while (!(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth) && reader.Read())
@@ -167,7 +189,8 @@ public sealed class JsonBatchParser
             long bits = p.Bits;
             if (!cache.TryResolve(prefix, field, ref kind, ref bits, out int id, out string? reason, allowFloatToInt: true))
             {
-                return $"{p.Path}): {reason}";
+                string where = isSeries ? $"{ItemPath(index)}.v" : $"{ItemPath(index)}.values.{LineProtocolParser.Show(field)}";
+                return $"{where}): {reason}";
             }
 
             p.Kind = kind;
@@ -193,7 +216,9 @@ public sealed class JsonBatchParser
         return null;
     }
 
-    private string? ParseItemBody(ref Utf8JsonReader reader, string path, long nowNs, out long timestamp, out bool isSeries)
+    private static string ItemPath(int index) => $"$.points[{index}]";
+
+    private string? ParseItemBody(ref Utf8JsonReader reader, int index, long nowNs, out long timestamp, out bool isSeries)
     {
         _pending.Clear();
         timestamp = nowNs;
@@ -214,12 +239,12 @@ public sealed class JsonBatchParser
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.String)
                 {
-                    return $"{path}.{name}): must be a string, got {Describe(reader.TokenType)}";
+                    return $"{ItemPath(index)}.{name}): must be a string, got {Describe(reader.TokenType)}";
                 }
 
                 if (seriesKeyLength >= 0 || equipmentLength >= 0)
                 {
-                    return $"{path}.{name}): an item has exactly one of \"series\" or \"equipment\"";
+                    return $"{ItemPath(index)}.{name}): an item has exactly one of \"series\" or \"equipment\"";
                 }
 
                 // The prefix (equipment id or whole series key) sits at the start of the key scratch.
@@ -230,12 +255,12 @@ public sealed class JsonBatchParser
                     int slash = text.LastIndexOf((byte)'/');
                     if (slash <= 0 || slash == text.Length - 1)
                     {
-                        return $"{path}.series): '{LineProtocolParser.Show(text)}' is not a series key of the form 'equipment/tag' or 'measurement[,tags]/field'";
+                        return $"{ItemPath(index)}.series): '{LineProtocolParser.Show(text)}' is not a series key of the form 'equipment/tag' or 'measurement[,tags]/field'";
                     }
 
                     if (text.Length > SeriesKey.MaxLength)
                     {
-                        return $"{path}.series): series key longer than {SeriesKey.MaxLength} bytes";
+                        return $"{ItemPath(index)}.series): series key longer than {SeriesKey.MaxLength} bytes";
                     }
 
                     seriesKeyLength = keysUsed;
@@ -245,7 +270,7 @@ public sealed class JsonBatchParser
                 {
                     if (!SeriesKey.IsValidId(Encoding.UTF8.GetString(text)))
                     {
-                        return $"{path}.equipment): '{LineProtocolParser.Show(text)}' is not a valid equipment id (letters, digits, '-', '_', '.'; 1-128)";
+                        return $"{ItemPath(index)}.equipment): '{LineProtocolParser.Show(text)}' is not a valid equipment id (letters, digits, '-', '_', '.'; 1-128)";
                     }
 
                     equipmentLength = keysUsed;
@@ -253,7 +278,7 @@ public sealed class JsonBatchParser
 
                 if (_pending.Count > 0)
                 {
-                    return $"{path}.{name}): must come before \"values\"";
+                    return $"{ItemPath(index)}.{name}): must come before \"values\"";
                 }
             }
             else if (reader.ValueTextEquals("t"u8))
@@ -262,7 +287,7 @@ public sealed class JsonBatchParser
                 string? error = ReadTimestamp(ref reader, out timestamp);
                 if (error is not null)
                 {
-                    return $"{path}.t): {error}";
+                    return $"{ItemPath(index)}.t): {error}";
                 }
             }
             else if (reader.ValueTextEquals("v"u8))
@@ -271,7 +296,7 @@ public sealed class JsonBatchParser
                 string? error = ReadValue(ref reader, ref single);
                 if (error is not null)
                 {
-                    return $"{path}.v): {error}";
+                    return $"{ItemPath(index)}.v): {error}";
                 }
 
                 hasValue = true;
@@ -281,12 +306,12 @@ public sealed class JsonBatchParser
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
-                    return $"{path}.values): must be an object of tag name to value, got {Describe(reader.TokenType)}";
+                    return $"{ItemPath(index)}.values): must be an object of tag name to value, got {Describe(reader.TokenType)}";
                 }
 
                 if (equipmentLength < 0)
                 {
-                    return $"{path}.values): needs \"equipment\" before it";
+                    return $"{ItemPath(index)}.values): needs \"equipment\" before it";
                 }
 
                 hasValues = true;
@@ -295,37 +320,36 @@ public sealed class JsonBatchParser
                     int nameStart = keysUsed;
                     int nameLength = CopyString(ref reader, nameStart);
                     ReadOnlySpan<byte> tag = _keys.AsSpan(nameStart, nameLength);
-                    string valuePath = $"{path}.values.{LineProtocolParser.Show(tag)}";
                     if (tag.IsEmpty || tag.Contains((byte)'/'))
                     {
-                        return $"{valuePath}): tag name must be non-empty and contain no '/'";
+                        return $"{ItemPath(index)}.values.{LineProtocolParser.Show(_keys.AsSpan(nameStart, nameLength))}): tag name must be non-empty and contain no '/'";
                     }
 
                     if (equipmentLength + 1 + nameLength > SeriesKey.MaxLength)
                     {
-                        return $"{valuePath}): series key longer than {SeriesKey.MaxLength} bytes";
+                        return $"{ItemPath(index)}.values.{LineProtocolParser.Show(_keys.AsSpan(nameStart, nameLength))}): series key longer than {SeriesKey.MaxLength} bytes";
                     }
 
                     if (_pending.Count == _options.MaxValuesPerItem)
                     {
-                        return $"{valuePath}): more than {_options.MaxValuesPerItem} values in one item (MaxValuesPerItem)";
+                        return $"{ItemPath(index)}.values.{LineProtocolParser.Show(_keys.AsSpan(nameStart, nameLength))}): more than {_options.MaxValuesPerItem} values in one item (MaxValuesPerItem)";
                     }
 
                     for (int i = 0; i < _pending.Count; i++)
                     {
                         if (_keys.AsSpan(_pending[i].KeyStart, _pending[i].KeyLength).SequenceEqual(tag))
                         {
-                            return $"{valuePath}): duplicate tag name";
+                            return $"{ItemPath(index)}.values.{LineProtocolParser.Show(_keys.AsSpan(nameStart, nameLength))}): duplicate tag name";
                         }
                     }
 
                     keysUsed += nameLength;
                     reader.Read();
-                    var p = new Pending { KeyStart = nameStart, KeyLength = nameLength, PrefixLength = equipmentLength, Path = valuePath };
+                    var p = new Pending { KeyStart = nameStart, KeyLength = nameLength, PrefixLength = equipmentLength };
                     string? error = ReadValue(ref reader, ref p);
                     if (error is not null)
                     {
-                        return $"{valuePath}): {error}";
+                        return $"{ItemPath(index)}.values.{LineProtocolParser.Show(_keys.AsSpan(nameStart, nameLength))}): {error}";
                     }
 
                     _pending.Add(p);
@@ -333,42 +357,41 @@ public sealed class JsonBatchParser
             }
             else
             {
-                return $"{path}.{reader.GetString()}): unknown field (expected series, equipment, t, v, values)";
+                return $"{ItemPath(index)}.{reader.GetString()}): unknown field (expected series, equipment, t, v, values)";
             }
         }
 
         if (seriesKeyLength < 0 && equipmentLength < 0)
         {
-            return $"{path}): missing field \"series\" or \"equipment\"";
+            return $"{ItemPath(index)}): missing field \"series\" or \"equipment\"";
         }
 
         if (isSeries)
         {
             if (hasValues)
             {
-                return $"{path}.values): a \"series\" item takes \"v\", not \"values\"";
+                return $"{ItemPath(index)}.values): a \"series\" item takes \"v\", not \"values\"";
             }
 
             if (!hasValue)
             {
-                return $"{path}): missing field \"v\"";
+                return $"{ItemPath(index)}): missing field \"v\"";
             }
 
             single.KeyStart = 0;
             single.KeyLength = seriesKeyLength;
-            single.Path = $"{path}.v";
             _pending.Add(single);
         }
         else
         {
             if (hasValue)
             {
-                return $"{path}.v): an \"equipment\" item takes \"values\", not \"v\"";
+                return $"{ItemPath(index)}.v): an \"equipment\" item takes \"values\", not \"v\"";
             }
 
             if (!hasValues)
             {
-                return $"{path}): missing field \"values\"";
+                return $"{ItemPath(index)}): missing field \"values\"";
             }
         }
 
@@ -475,6 +498,5 @@ public sealed class JsonBatchParser
         public long Bits;
         public string? Text;
         public int SeriesId;
-        public string Path;
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Text.Unicode;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Zhizao.Core;
@@ -128,6 +129,12 @@ public sealed class SeriesKeyCache
             if (keyLength > SeriesKey.MaxLength)
             {
                 error = $"series key is {keyLength} bytes, longer than the limit of {SeriesKey.MaxLength}";
+                return false;
+            }
+
+            if (!Utf8.IsValid(prefix) || !Utf8.IsValid(field))
+            {
+                error = "series key is not valid UTF-8";
                 return false;
             }
 

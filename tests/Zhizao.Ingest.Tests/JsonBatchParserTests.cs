@@ -106,6 +106,16 @@ public class JsonBatchParserTests
     }
 
     [Fact]
+    public void Invalid_utf8_is_refused_whole_with_its_byte_position()
+    {
+        byte[] body = [.. """{"points":[{"series":"a/"""u8.ToArray(), 0xFF, .. "\",\"v\":1}]}"u8.ToArray()];
+        var cache = new SeriesKeyCache(_store.Resolve);
+        var writer = new ListWriter(_points);
+        var e = Assert.Throws<InvalidInputException>(() => new JsonBatchParser().Ingest(body, 0, cache, ref writer));
+        Assert.Equal("body: not valid UTF-8 at byte 25", e.Message);
+    }
+
+    [Fact]
     public void Depth_and_item_limits_are_named()
     {
         var options = new JsonBatchOptions { MaxItems = 2, MaxDepth = 4 };
