@@ -373,7 +373,7 @@ public abstract class Machine
         _repairing = false;
         for (int i = _faults.Count - 1; i >= 0; i--)
         {
-            if (_faults[i].Kind != FaultKind.SensorDrift)
+            if (_faults[i].Kind != FaultKind.SensorDrift && _faults[i].OnsetNs <= endNs)
             {
                 ClearFault(i, endNs);
             }
