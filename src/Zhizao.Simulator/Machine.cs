@@ -346,7 +346,7 @@ public abstract class Machine
     private GroundTruthEvent StartBreakdown(long t, bool injected)
     {
         GroundTruthEvent e = _log.Add(Id, FaultKind.Breakdown, t, injected, (injected ? "Injected: " : string.Empty) + Describe(FaultKind.Breakdown));
-        _log.SetFailure(e.Id, t);
+        e = _log.SetFailure(e.Id, t);
         long repair = (long)(_faultRng.Uniform(20, 120) * NsPerMinute);
         if (_repairing)
         {
@@ -420,7 +420,7 @@ internal sealed class GroundTruthLog
         return e;
     }
 
-    public void SetFailure(long id, long failureNs) => _events[(int)id] = _events[(int)id] with { FailureNs = failureNs };
+    public GroundTruthEvent SetFailure(long id, long failureNs) => _events[(int)id] = _events[(int)id] with { FailureNs = failureNs };
 
     public void SetEnd(long id, long endNs) => _events[(int)id] = _events[(int)id] with { EndNs = endNs };
 

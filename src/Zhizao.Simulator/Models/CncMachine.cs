@@ -27,8 +27,8 @@ internal sealed class CncMachine : Machine
     public CncMachine(string id, string name, ulong seed) : base(id, name, Definition, TagList, seed)
     {
         _cycleS = Noise.Uniform(60, 120);
-        _roughRpm = Math.Round(Noise.Uniform(7000, 9000), -2);
-        _finishRpm = Math.Round(Noise.Uniform(10500, 13500), -2);
+        _roughRpm = Math.Round(Noise.Uniform(70, 90)) * 100;
+        _finishRpm = Math.Round(Noise.Uniform(105, 135)) * 100;
         _ratedKw = 18.5;
         _toolLifeParts = Noise.Uniform(100, 160);
         _toolWear = Noise.Uniform(0, 60);

@@ -39,7 +39,7 @@ internal sealed class InjectionMouldingMachine : Machine
 
         _cycleS = Noise.Uniform(24, 40);
         _peakBar = Noise.Uniform(900, 1400);
-        _clampKn = Math.Round(Noise.Uniform(1500, 2000), -1);
+        _clampKn = Math.Round(Noise.Uniform(150, 200)) * 10;
         _mouldSp = Math.Round(Noise.Uniform(40, 60));
         _mould = _mouldSp;
         _cycleThis = _lastCycle = _cycleS;
