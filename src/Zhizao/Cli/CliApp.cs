@@ -19,7 +19,7 @@ public static class CliApp
             root.Options.Add(o);
         }
 
-        root.SetAction(serve.Action!);
+        root.Action = serve.Action;
         root.Subcommands.Add(serve);
 
         var server = new Option<string>("--server") { Description = "URL of the running node (env ZHIZAO_URL)", Recursive = true, DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ZHIZAO_URL") ?? PlatformOptions.DefaultUrl };
