@@ -154,16 +154,20 @@ public class FuzzTests
         parser.Ingest(body, TimestampPrecision.Nanoseconds, 0, cache, ref writer, result);
         Assert.Equal(100_000, result.PointsAccepted);
 
-        var stopwatch = Stopwatch.StartNew();
+        var total = Stopwatch.StartNew();
         long points = 0;
-        while (stopwatch.ElapsedMilliseconds < 1000)
+        TimeSpan best = TimeSpan.MaxValue;
+        while (total.ElapsedMilliseconds < 1500)
         {
             result.Clear();
+            long start = Stopwatch.GetTimestamp();
             parser.Ingest(body, TimestampPrecision.Nanoseconds, 0, cache, ref writer, result);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+            best = elapsed < best ? elapsed : best;
             points += result.PointsAccepted;
         }
 
-        Console.WriteLine($"line protocol parse + series resolve: {points / stopwatch.Elapsed.TotalSeconds / 1e6:F2} M points/s single-threaded");
+        Console.WriteLine($"line protocol parse + series resolve: best round {result.PointsAccepted / best.TotalSeconds / 1e6:F2} M points/s, average {points / total.Elapsed.TotalSeconds / 1e6:F2} M points/s, single-threaded");
     }
 
     private struct NullWriter : IPointWriter

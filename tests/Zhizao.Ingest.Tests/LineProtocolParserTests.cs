@@ -319,20 +319,24 @@ public class LineProtocolParserTests
         Assert.Equal(20_000, sink.Accepted);
 
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var stopwatch = Stopwatch.StartNew();
+        var total = Stopwatch.StartNew();
         int rounds = 0;
-        while (stopwatch.ElapsedMilliseconds < 1000)
+        TimeSpan best = TimeSpan.MaxValue;
+        while (total.ElapsedMilliseconds < 1500)
         {
             sink = new CountingSink();
+            long start = Stopwatch.GetTimestamp();
             parser.Parse(body, TimestampPrecision.Nanoseconds, 0, ref sink);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+            best = elapsed < best ? elapsed : best;
             rounds++;
         }
 
-        stopwatch.Stop();
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-        double fields = (double)sink.Fields * rounds / stopwatch.Elapsed.TotalSeconds;
-        double megabytes = (double)body.Length * rounds / stopwatch.Elapsed.TotalSeconds / 1e6;
-        Console.WriteLine($"line protocol parse: {fields / 1e6:F2} M fields/s, {megabytes:F0} MB/s, {allocated} bytes allocated over {rounds} rounds");
+        double fields = sink.Fields / best.TotalSeconds;
+        double average = (double)sink.Fields * rounds / total.Elapsed.TotalSeconds;
+        double megabytes = body.Length / best.TotalSeconds / 1e6;
+        Console.WriteLine($"line protocol parse: best round {fields / 1e6:F2} M fields/s ({megabytes:F0} MB/s), average {average / 1e6:F2} M fields/s, {allocated} bytes allocated over {rounds} rounds");
         Assert.True(allocated < 10_000, $"steady-state parsing allocated {allocated} bytes");
     }
 
