@@ -110,6 +110,31 @@ public class LineProtocolParserTests
     }
 
     [Theory]
+    [InlineData("measurement\\ with\\ spaces,tag\\ key\\ with\\ spaces=tag\\,value\\,with\"commas\" field_key\\\\\\\\=\"string field value, only \\\" need be escaped\"",
+        "measurement\\ with\\ spaces,tag\\ key\\ with\\ spaces=tag\\,value\\,with\"commas\"/field_key\\\\\\\\", "string field value, only \" need be escaped")]
+    [InlineData("myMeasurement fieldKey=\"\\\"string\\\" within a string\"", "myMeasurement/fieldKey", "\"string\" within a string")]
+    [InlineData("measurement\\,with\\,commas,tag\\=key=tag\\=value fieldKey=\"\"", "measurement\\,with\\,commas,tag\\=key=tag\\=value/fieldKey", "")]
+    [InlineData("m,path=C:\\Windows f=\"C:\\Windows\\\\\"", "m,path=C:\\Windows/f", "C:\\Windows\\")]
+    public void Influx_reference_escaping_examples_parse(string body, string expectedKey, string expectedText)
+    {
+        ParsedPoint p = Single(body);
+        Assert.Equal(expectedKey, p.Key);
+        Assert.Equal(expectedText, p.Value.AsString);
+    }
+
+    [Fact]
+    public void Canonicalised_tags_keep_their_escapes()
+    {
+        Assert.Equal("m\\,x,a=1,b=x\\ y/f", Single("m\\,x,b=x\\ y,a=1 f=1").Key);
+    }
+
+    [Fact]
+    public void Tag_count_limit_is_named()
+    {
+        Assert.Contains("MaxTagsPerLine", Rejection("m,a=1,b=2,c=3 f=1", options: new LineProtocolOptions { MaxTagsPerLine = 2 }));
+    }
+
+    [Theory]
     [InlineData(TimestampPrecision.Nanoseconds, "1700000000123456789", 1700000000123456789L)]
     [InlineData(TimestampPrecision.Microseconds, "1700000000123456", 1700000000123456000L)]
     [InlineData(TimestampPrecision.Milliseconds, "1700000000123", 1700000000123000000L)]
