@@ -11,6 +11,7 @@ internal static partial class StoreFactory
         {
             OutOfOrderWindow = options.OutOfOrderWindow,
             RetentionPeriod = options.Retention,
+            MaxHeadPoints = options.HeadFlushPoints,
         });
         var report = engine.Recovery;
         LogRecovered(logger, directory, report.ToString());
