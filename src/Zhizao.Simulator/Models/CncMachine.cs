@@ -99,7 +99,7 @@ internal sealed class CncMachine : Machine
         PowerKw = Math.Max(0, aux + spindleKw + (0.05 * Noise.Gaussian()));
 
         double vib = spinning ? 0.45 + (_speed / 24000 * 1.3) : 0.12;
-        vib += (spinning ? 1.0 : 0.15) * ((7.5 * Math.Pow(bearing, 1.5)) + (1.2 * tool) + (0.4 * Math.Pow(_toolWear / 100, 3)));
+        vib += (spinning ? 1.0 : 0.15) * ((7.5 * (bearing * Math.Sqrt(bearing))) + (1.2 * tool) + (0.4 * Math.Pow(_toolWear / 100, 3)));
         vib += 0.03 * Math.Abs(Noise.Gaussian());
 
         double ambient = Ambient(t);
