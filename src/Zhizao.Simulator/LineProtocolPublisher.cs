@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
@@ -82,13 +83,14 @@ public sealed class LineProtocolPublisher
 
     /// <summary>One POST attempt of already-rendered line protocol. True on 2xx; never throws for network errors.</summary>
     public async Task<bool> TryPostAsync(string lineProtocol, CancellationToken cancellationToken = default) =>
-        await SendAsync(lineProtocol, cancellationToken) == Outcome.Delivered;
+        await SendAsync(Encoding.UTF8.GetBytes(lineProtocol), cancellationToken) == Outcome.Delivered;
 
     /// <summary>Real-time loop: step, render, send (with retry and back-off) every <see cref="LineProtocolPublisherOptions.Interval"/> until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var samples = new List<Sample>(_factory.SamplesPerStep);
-        var pending = new Queue<string>();
+        var pending = new Queue<byte[]>();
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         TimeSpan backoff = _options.InitialBackoff;
         DateTimeOffset nextAttempt = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(_options.Interval, _time);
@@ -102,7 +104,9 @@ public sealed class LineProtocolPublisher
                 {
                     samples.Clear();
                     _factory.Step(now, samples);
-                    pending.Enqueue(LineProtocol.Render(samples));
+                    buffer.ResetWrittenCount();
+                    LineProtocol.RenderUtf8(samples, buffer);
+                    pending.Enqueue(buffer.WrittenSpan.ToArray());
                     while (pending.Count > Math.Max(1, _options.MaxPendingSteps))
                     {
                         pending.Dequeue();
@@ -119,7 +123,7 @@ public sealed class LineProtocolPublisher
                 }
 
                 int take = Math.Min(pending.Count, Math.Max(1, _options.MaxStepsPerRequest));
-                string body = take == 1 ? pending.Peek() : string.Concat(pending.Take(take));
+                byte[] body = take == 1 ? pending.Peek() : Concat(pending, take);
                 Outcome outcome = await SendAsync(body, cancellationToken);
                 if (outcome == Outcome.Failed)
                 {
@@ -147,7 +151,26 @@ public sealed class LineProtocolPublisher
         _log($"Simulator publisher stopped: {PublishedSteps} steps delivered, {pending.Count} undelivered");
     }
 
-    private async Task<Outcome> SendAsync(string body, CancellationToken cancellationToken)
+    private static byte[] Concat(Queue<byte[]> pending, int count)
+    {
+        int length = 0;
+        foreach (byte[] part in pending.Take(count))
+        {
+            length += part.Length;
+        }
+
+        byte[] body = new byte[length];
+        int at = 0;
+        foreach (byte[] part in pending.Take(count))
+        {
+            part.CopyTo(body, at);
+            at += part.Length;
+        }
+
+        return body;
+    }
+
+    private async Task<Outcome> SendAsync(byte[] body, CancellationToken cancellationToken)
     {
         try
         {
@@ -186,9 +209,8 @@ public sealed class LineProtocolPublisher
         }
     }
 
-    private HttpContent CreateContent(string body)
+    private HttpContent CreateContent(byte[] bytes)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(body);
         HttpContent content;
         if (_options.Gzip)
         {

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using Zhizao.Core;
 using static Zhizao.Simulator.Tests.SimHelpers;
 
@@ -99,5 +101,24 @@ public class LineProtocolTests
             Assert.Equal(f.StartNs.ToString(CultureInfo.InvariantCulture), parts[2]);
             Assert.Contains("state=", parts[1]);
         }
+    }
+
+    [Fact]
+    public void Utf8_renderer_writes_the_same_text_as_the_string_renderer()
+    {
+        var f = VirtualFactory.CreateDefault(2, Monday + (9 * Hour));
+        var samples = new List<Sample>();
+        for (int i = 0; i < 30; i++)
+        {
+            f.Step(f.StartNs + (i * Second), samples);
+        }
+
+        samples.Add(new Sample("héllo wörld,x/clé=1", 7, TagValue.FromString("naïve \"q\" \\")));
+        samples.Add(new Sample("héllo wörld,x/b", 7, TagValue.FromBool(false)));
+        samples.Add(new Sample("n/nan", 8, TagValue.FromDouble(double.NaN)));
+        var writer = new ArrayBufferWriter<byte>(16); // tiny, to exercise growth
+        int lines = LineProtocol.RenderUtf8(samples, writer);
+        Assert.Equal(LineProtocol.Render(samples), Encoding.UTF8.GetString(writer.WrittenSpan));
+        Assert.Equal((30 * f.Machines.Count) + 1, lines);
     }
 }
