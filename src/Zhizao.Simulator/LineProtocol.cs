@@ -164,13 +164,15 @@ public static class LineProtocol
         switch (value.Kind)
         {
             case ValueKind.Float64:
-                Span<char> buffer = stackalloc char[32];
-                if (!value.AsDouble.TryFormat(buffer, out int written, "R", CultureInfo.InvariantCulture))
+                Span<byte> ascii = stackalloc byte[32];
+                int n = FormatDouble(value.AsDouble, ascii);
+                Span<char> chars = stackalloc char[32];
+                for (int k = 0; k < n; k++)
                 {
-                    ThrowNotFormattable(value.AsDouble);
+                    chars[k] = (char)ascii[k];
                 }
 
-                destination.Append(buffer[..written]);
+                destination.Append(chars[..n]);
                 break;
             case ValueKind.Int64:
                 destination.Append(value.AsInt64).Append('i');
@@ -193,6 +195,65 @@ public static class LineProtocol
                 destination.Append('"');
                 break;
         }
+    }
+
+    /// <summary>
+    /// Shortest round-trip text of a finite double (as "R" formats it), at least 32 bytes of room. Sensor values
+    /// quantised to at most 4 decimals take a fast exact path; anything else goes to the runtime's formatter.
+    /// </summary>
+    internal static int FormatDouble(double value, Span<byte> destination)
+    {
+        double magnitude = Math.Abs(value);
+        if (magnitude < 1e14 && (value != 0 || !double.IsNegative(value)))
+        {
+            for (int d = 0; d < Pow10.Length; d++)
+            {
+                double scale = Pow10[d];
+                double m = Math.Round(magnitude * scale);
+                if (m < 1e15 && m / scale == magnitude) // below 1e15 a d-decimal that round-trips is unique
+                {
+                    return WriteFixed(value < 0, (ulong)m, d, destination);
+                }
+            }
+        }
+
+        if (!value.TryFormat(destination, out int written, "R", CultureInfo.InvariantCulture))
+        {
+            ThrowNotFormattable(value);
+        }
+
+        return written;
+    }
+
+    private static readonly double[] Pow10 = [1, 10, 100, 1000, 10000];
+
+    private static int WriteFixed(bool negative, ulong scaled, int decimals, Span<byte> destination)
+    {
+        Span<byte> digits = stackalloc byte[24];
+        int count = 0;
+        do
+        {
+            digits[count++] = (byte)('0' + (int)(scaled % 10));
+            scaled /= 10;
+        }
+        while (scaled != 0 || count <= decimals);
+
+        int at = 0;
+        if (negative)
+        {
+            destination[at++] = (byte)'-';
+        }
+
+        for (int k = count - 1; k >= 0; k--)
+        {
+            destination[at++] = digits[k];
+            if (k == decimals && decimals > 0)
+            {
+                destination[at++] = (byte)'.';
+            }
+        }
+
+        return at;
     }
 
     private static ReadOnlySpan<char> MeasurementOf(string seriesKey, int index)
@@ -299,12 +360,7 @@ public static class LineProtocol
                 Grow(32);
             }
 
-            if (!value.TryFormat(_span[_used..], out int written, "R", CultureInfo.InvariantCulture))
-            {
-                ThrowNotFormattable(value);
-            }
-
-            _used += written;
+            _used += FormatDouble(value, _span[_used..]);
         }
 
         public void WriteInt64(long value)

@@ -121,4 +121,27 @@ public class LineProtocolTests
         Assert.Equal(LineProtocol.Render(samples), Encoding.UTF8.GetString(writer.WrittenSpan));
         Assert.Equal((30 * f.Machines.Count) + 1, lines);
     }
+
+    [Fact]
+    public void Floats_are_written_exactly_as_shortest_round_trip_R_format()
+    {
+        var rng = new SimRandom(7);
+        var values = new List<double> { 0, -0.0, 1e-4, 1e-5, 0.1, 99999999999999.9, 123456789012345.6, 1e15, 1e16, -1e22, 5e-324, 0.30000000000000004 };
+        for (int i = 0; i < 20_000; i++)
+        {
+            double scale = Math.Pow(10, (int)(rng.NextDouble() * 5));
+            values.Add(Math.Round(rng.Uniform(-1e6, 1e6) * scale) / scale);
+            values.Add(rng.Uniform(-1000, 1000));
+            values.Add(Math.Round(rng.Uniform(-1, 1) * 1e4) / 1e4 * Math.Pow(10, (int)(rng.NextDouble() * 16)));
+        }
+
+        foreach (double v in values)
+        {
+            string expected = $"m v={v.ToString("R", CultureInfo.InvariantCulture)} 1\n";
+            Assert.Equal(expected, LineProtocol.Render([new Sample("m/v", 1, TagValue.FromDouble(v))]));
+            var w = new ArrayBufferWriter<byte>();
+            LineProtocol.RenderUtf8([new Sample("m/v", 1, TagValue.FromDouble(v))], w);
+            Assert.Equal(expected, Encoding.UTF8.GetString(w.WrittenSpan));
+        }
+    }
 }
