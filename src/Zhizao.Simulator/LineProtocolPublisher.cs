@@ -30,13 +30,17 @@ public sealed class LineProtocolPublisherOptions
 
     /// <summary>Most buffered steps sent in one request when catching up.</summary>
     public int MaxStepsPerRequest { get; set; } = 60;
+
+    /// <summary>A request taking longer than this counts as failed and is retried.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
 /// Feeds a <see cref="VirtualFactory"/> to the platform over HTTP like real equipment: every interval it steps the
 /// factory to the wall clock, renders the samples as line protocol and POSTs them to
 /// <c>{BaseUrl}/api/v2/write?precision=ns</c>. A down server never stops it: steps are buffered and retried with
-/// exponential back-off; a request the server rejects as malformed (400, 422) is logged and dropped.
+/// exponential back-off; a request the server rejects as malformed (400, 422) is logged and dropped. Timestamps
+/// are aligned to the interval grid. Do not step the same factory elsewhere while this runs.
 /// </summary>
 public sealed class LineProtocolPublisher
 {
@@ -99,7 +103,10 @@ public sealed class LineProtocolPublisher
         {
             do
             {
+                // timestamps on the interval grid, as a polling gateway produces: regular series compress best
+                long intervalNs = Math.Max(1, (long)_options.Interval.TotalNanoseconds);
                 long now = Time.FromDateTime(_time.GetUtcNow());
+                now -= now % intervalNs;
                 if (now > _factory.CurrentNs)
                 {
                     samples.Clear();
@@ -180,7 +187,9 @@ public sealed class LineProtocolPublisher
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _options.Token);
             }
 
-            using HttpResponseMessage response = await _http.SendAsync(request, cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RequestTimeout);
+            using HttpResponseMessage response = await _http.SendAsync(request, timeout.Token);
             if (response.IsSuccessStatusCode)
             {
                 return Outcome.Delivered;
@@ -201,8 +210,9 @@ public sealed class LineProtocolPublisher
         {
             throw;
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+        catch (Exception ex)
         {
+            // a down, slow or misbehaving server must never stop the simulator: log, count, retry later
             Interlocked.Increment(ref _failed);
             _log($"Simulator write to {WriteUri} failed: {ex.Message}; will retry");
             return Outcome.Failed;
