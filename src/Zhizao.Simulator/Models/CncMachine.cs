@@ -12,7 +12,7 @@ internal sealed class CncMachine : Machine
     [
         .. Common(producer: true, maxPowerKw: 60),
         F("spindle_speed", "rpm", 0, 24000, 0, "Spindle speed"),
-        F("spindle_load", "%", 0, 150, 1, "Spindle load, % of rated torque"),
+        F("spindle_load", "%", 0, 150, 0, "Spindle load, % of rated torque"),
         F("vibration_rms", "mm/s", 0, 50, 2, "Spindle housing vibration velocity RMS (ISO 10816)"),
         F("coolant_temp", "°C", 0, 80, 1, "Coolant tank temperature"),
         F("tool_wear", "%", 0, 150, 1, "Estimated wear of the active tool, % of tool life"),
