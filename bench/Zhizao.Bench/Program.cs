@@ -1,7 +1,7 @@
-using Microsoft.Data.Sqlite;
-using var c = new SqliteConnection("Data Source=:memory:");
-c.Open();
-using var cmd = c.CreateCommand();
-cmd.CommandText = "select sqlite_version()";
-Console.WriteLine(cmd.ExecuteScalar());
+if (args.Length > 0 && args[0] == "http")
+{
+    return await Zhizao.Bench.Http.HttpIngestBench.RunAsync(args[1..], CancellationToken.None);
+}
+
+Console.WriteLine("zhizao bench: http");
 return 0;
