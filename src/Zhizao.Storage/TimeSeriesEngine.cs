@@ -298,6 +298,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         public int Length;
         public PointBatch? Batch;
         public bool[]? Accepted;
+        public int AcceptedCount;
         public TaskCompletionSource? Done;
     }
 
@@ -390,6 +391,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             Length = len,
             Batch = batch,
             Accepted = mask,
+            AcceptedCount = accepted,
             Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously),
         };
         Enqueue(item);
@@ -498,13 +500,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                     {
                         lock (_headLock)
                         {
-                            foreach (WalItem it in group)
-                            {
-                                if (it.Batch is not null)
-                                {
-                                    Apply(_head, it.Batch, it.Accepted);
-                                }
-                            }
+                            ApplyGroup(_head, group);
                         }
 
                         if (_wal.ShouldRotate)
@@ -543,23 +539,62 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
     }
 
-    private void Apply(Head head, PointBatch batch, bool[]? mask)
+    /// <summary>
+    /// Applies a committed group to the head in WAL order. Large groups are applied by one task per stripe of series
+    /// ids, so each series still sees its points in WAL order and each latest-value seqlock keeps a single writer.
+    /// </summary>
+    private void ApplyGroup(Head head, List<WalItem> group)
+    {
+        head.EnsureSlots(Volatile.Read(ref _seriesCount));
+        long total = 0;
+        foreach (WalItem it in group)
+        {
+            total += it.Batch is null ? 0 : it.AcceptedCount;
+        }
+
+        if (total >= ParallelApplyPoints && ApplyStripes > 1)
+        {
+            Parallel.For(0, ApplyStripes, stripe => ApplyStripe(head, group, stripe, ApplyStripes - 1));
+        }
+        else
+        {
+            ApplyStripe(head, group, 0, 0);
+        }
+
+        head.AddPoints(total);
+    }
+
+    private const int ParallelApplyPoints = 16_384;
+    private static readonly int ApplyStripes = Environment.ProcessorCount >= 4 ? 4 : Environment.ProcessorCount >= 2 ? 2 : 1;
+
+    private void ApplyStripe(Head head, List<WalItem> group, int stripe, int stripeMask)
     {
         SeriesState[] series = Volatile.Read(ref _series);
+        foreach (WalItem it in group)
+        {
+            if (it.Batch is not null)
+            {
+                ApplyBatch(head, series, it.Batch, it.Accepted, stripe, stripeMask);
+            }
+        }
+    }
+
+    private static void ApplyBatch(Head head, SeriesState[] series, PointBatch batch, bool[]? mask, int stripe, int stripeMask)
+    {
         ReadOnlySpan<int> ids = batch.SeriesIds;
         ReadOnlySpan<long> ts = batch.Timestamps;
         ReadOnlySpan<long> vals = batch.Values;
         bool texts = batch.HasText;
         for (int i = 0; i < ids.Length; i++)
         {
-            if (mask is not null && !mask[i])
+            int id = ids[i];
+            if ((id & stripeMask) != stripe || (mask is not null && !mask[i]))
             {
                 continue;
             }
 
-            int id = ids[i];
             string? text = texts ? batch.TextAt(i) : null;
-            head.Append(id, ts[i], vals[i], text);
+            head.Slot(id).Append(ts[i], vals[i], text);
             series[id].OfferLatest(ts[i], vals[i], text);
         }
     }
@@ -721,7 +756,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 {
                     frozen = [.. _frozen, _head];
                     _frozen = frozen;
-                    _head = new Head();
+                    _head = new Head(frozen[^1], Volatile.Read(ref _seriesCount));
                 }
 
                 seriesCount = Volatile.Read(ref _seriesCount);
@@ -755,8 +790,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             {
                 for (int id = 0; id < f.SeriesSlots; id++)
                 {
-                    SeriesHead? h = f.Get(id);
-                    for (int i = 0; h is not null && i < h.Count; i++)
+                    ref SeriesHead h = ref f.Slot(id);
+                    for (int i = 0; i < h.Count; i++)
                     {
                         source.Append(id, h.Ts[i], h.Vals[i], h.Texts?[i]);
                     }
@@ -771,8 +806,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         {
             for (int id = 0; id < source.SeriesSlots; id++)
             {
-                SeriesHead? h = source.Get(id);
-                if (h is null || h.Count == 0)
+                ref SeriesHead h = ref source.Slot(id);
+                if (h.Count == 0)
                 {
                     continue;
                 }
@@ -1191,7 +1226,9 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             return ex.Message;
         }
 
-        Apply(_head, scratch, null);
+        _head.EnsureSlots(_seriesCount);
+        ApplyBatch(_head, _series, scratch, null, 0, 0);
+        _head.AddPoints(scratch.Count);
         points += scratch.Count;
         return null;
     }
