@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Zhizao.Core;
 using Zhizao.Storage.Engine;
@@ -313,76 +315,13 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             return ValueTask.FromResult(new WriteResult(0, 0, null));
         }
 
-        int count = Volatile.Read(ref _seriesCount);
-        SeriesState[] series = Volatile.Read(ref _series);
-        long retentionCutoff = _opt.RetentionPeriod is { } rp ? Time.NowNs() - (rp.Ticks * 100) : long.MinValue;
-        ReadOnlySpan<int> ids = batch.SeriesIds;
-        ReadOnlySpan<long> ts = batch.Timestamps;
-        bool[]? mask = null;
-        int rejected = 0;
-        string? reason = null;
-        for (int i = 0; i < n; i++)
-        {
-            int id = ids[i];
-            if ((uint)id >= (uint)count)
-            {
-                ReturnMask(mask);
-                throw new InvalidInputException($"unknown series id {id}", $"batch point {i}");
-            }
-
-            SeriesState s = series[id];
-            if (batch.HasText || s.Kind == ValueKind.String)
-            {
-                CheckText(batch, i, s);
-            }
-
-            long t = ts[i];
-            long max = Volatile.Read(ref s.MaxTs);
-            string? why = null;
-            if (t < max && max > long.MinValue + _windowNs && t < max - _windowNs)
-            {
-                why = "older than the out-of-order window";
-            }
-            else if (t < retentionCutoff)
-            {
-                why = "older than the retention period";
-            }
-
-            if (why is not null)
-            {
-                if (mask is null)
-                {
-                    mask = ArrayPool<bool>.Shared.Rent(n);
-                    mask.AsSpan(0, i).Fill(true);
-                }
-
-                mask[i] = false;
-                rejected++;
-                reason ??= $"series {id} at {t}: {why}";
-            }
-            else if (mask is not null)
-            {
-                mask[i] = true;
-            }
-        }
-
+        byte[] buf = EncodeBatch(batch, out int len, out bool[]? mask, out int rejected, out string? reason);
         int accepted = n - rejected;
         if (accepted == 0)
         {
+            ArrayPool<byte>.Shared.Return(buf);
             ReturnMask(mask);
             return ValueTask.FromResult(new WriteResult(0, rejected, reason));
-        }
-
-        int len;
-        byte[] buf;
-        try
-        {
-            len = WalFormat.EncodePoints(batch, series, mask, accepted, out buf);
-        }
-        catch
-        {
-            ReturnMask(mask);
-            throw;
         }
 
         var item = new WalItem
@@ -396,6 +335,119 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         };
         Enqueue(item);
         return AwaitCommit(item, new WriteResult(accepted, rejected, reason));
+    }
+
+    /// <summary>
+    /// One pass over the batch: validates every point, applies the out-of-order window and retention, and encodes the
+    /// accepted points as a framed WAL points record (see <see cref="WalFormat"/>) into a pooled buffer.
+    /// </summary>
+    private byte[] EncodeBatch(PointBatch batch, out int length, out bool[]? mask, out int rejected, out string? reason)
+    {
+        int n = batch.Count;
+        int count = Volatile.Read(ref _seriesCount);
+        SeriesState[] series = Volatile.Read(ref _series);
+        long retentionCutoff = _opt.RetentionPeriod is { } rp ? Time.NowNs() - (rp.Ticks * 100) : long.MinValue;
+        ReadOnlySpan<int> ids = batch.SeriesIds;
+        ReadOnlySpan<long> ts = batch.Timestamps;
+        ReadOnlySpan<long> vals = batch.Values;
+        bool hasText = batch.HasText;
+        long bound = WalFormat.FrameHeader + 5 + ((long)n * 25);
+        if (hasText)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                bound += (long)(batch.TextAt(i)?.Length ?? 0) * 3;
+            }
+        }
+
+        if (bound > WalFormat.MaxRecordBytes)
+        {
+            throw new InvalidInputException($"batch encodes to more than {WalFormat.MaxRecordBytes} bytes; split it", nameof(batch));
+        }
+
+        byte[] buf = ArrayPool<byte>.Shared.Rent((int)bound);
+        mask = null;
+        rejected = 0;
+        reason = null;
+        try
+        {
+            ref byte p = ref MemoryMarshal.GetArrayDataReference(buf);
+            int pos = WalFormat.FrameHeader;
+            buf[pos] = WalFormat.TypePoints;
+            pos += 5; // type, then the point count (fixed 4 bytes, written at the end)
+            long prevTs = 0;
+            long window = _windowNs;
+            for (int i = 0; i < n; i++)
+            {
+                int id = ids[i];
+                if ((uint)id >= (uint)count)
+                {
+                    throw new InvalidInputException($"unknown series id {id}", $"batch point {i}");
+                }
+
+                SeriesState s = series[id];
+                ValueKind kind = s.Kind;
+                if (hasText || kind == ValueKind.String)
+                {
+                    CheckText(batch, i, s);
+                }
+
+                long t = ts[i];
+                long max = Volatile.Read(ref s.MaxTs);
+                if ((t < max && max > long.MinValue + window && t < max - window) || t < retentionCutoff)
+                {
+                    if (mask is null)
+                    {
+                        mask = ArrayPool<bool>.Shared.Rent(n);
+                        mask.AsSpan(0, i).Fill(true);
+                    }
+
+                    mask[i] = false;
+                    rejected++;
+                    reason ??= $"series {id} at {t}: " + (t < retentionCutoff ? "older than the retention period" : "older than the out-of-order window");
+                    continue;
+                }
+
+                if (mask is not null)
+                {
+                    mask[i] = true;
+                }
+
+                pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), (uint)id);
+                pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), Varint.ZigZag(unchecked(t - prevTs)));
+                prevTs = t;
+                switch (kind)
+                {
+                    case ValueKind.Float64:
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, pos), BitConverter.IsLittleEndian ? vals[i] : BinaryPrimitives.ReverseEndianness(vals[i]));
+                        pos += 8;
+                        break;
+                    case ValueKind.Int64:
+                        pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), Varint.ZigZag(vals[i]));
+                        break;
+                    case ValueKind.Bool:
+                        Unsafe.Add(ref p, pos++) = vals[i] != 0 ? (byte)1 : (byte)0;
+                        break;
+                    default:
+                        string text = batch.TextAt(i)!;
+                        int tlen = Encoding.UTF8.GetByteCount(text);
+                        pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), (uint)tlen);
+                        pos += Encoding.UTF8.GetBytes(text, buf.AsSpan(pos));
+                        break;
+                }
+            }
+
+            BinaryPrimitives.WriteInt32LittleEndian(buf.AsSpan(WalFormat.FrameHeader + 1), n - rejected);
+            WalFormat.Frame(buf, pos - WalFormat.FrameHeader);
+            length = pos;
+            return buf;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+            ReturnMask(mask);
+            throw;
+        }
     }
 
     private static async ValueTask<WriteResult> AwaitCommit(WalItem item, WriteResult result)
@@ -819,8 +871,10 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 while (i < run.Count)
                 {
                     long part = FloorDiv(run.Ts[i], _partitionNs);
+                    long partEnd = part >= (long.MaxValue / _partitionNs) - 1 ? long.MaxValue : (part + 1) * _partitionNs;
+                    int limit = (int)Math.Min(run.Count, (long)i + _opt.MaxChunkPoints);
                     int j = i + 1;
-                    while (j < run.Count && j - i < _opt.MaxChunkPoints && FloorDiv(run.Ts[j], _partitionNs) == part)
+                    while (j < limit && run.Ts[j] < partEnd)
                     {
                         j++;
                     }
@@ -1162,8 +1216,13 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         scratch.Clear();
         try
         {
-            int pos = 1;
-            ulong count = Varint.Read(p, ref pos);
+            if (p.Length < 5)
+            {
+                return "points record shorter than its header";
+            }
+
+            int pos = 5;
+            ulong count = BinaryPrimitives.ReadUInt32LittleEndian(p.Slice(1));
             if (count > (ulong)p.Length)
             {
                 return $"points record declares {count} points in {p.Length} bytes";

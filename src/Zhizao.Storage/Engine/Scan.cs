@@ -212,6 +212,7 @@ internal struct ReadVisitor : IPointVisitor
 
     public bool OnRun(ReadOnlySpan<long> ts, ReadOnlySpan<long> vals, ReadOnlySpan<string?> texts)
     {
+        Out.EnsureCapacity((int)Math.Min(Limit, (long)Out.Count + ts.Length));
         for (int i = 0; i < ts.Length; i++)
         {
             if (Out.Count >= Limit)
