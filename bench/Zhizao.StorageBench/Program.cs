@@ -11,7 +11,11 @@ if (Directory.Exists(root))
 }
 
 Console.WriteLine($"data dir {root}, {Environment.ProcessorCount} cores, {ingestPoints:N0} ingest points");
-StorageBench.Ingest(Path.Combine(root, "ingest"), ingestPoints);
+if (ingestPoints > 0)
+{
+    StorageBench.Ingest(Path.Combine(root, "ingest"), ingestPoints);
+}
+
 StorageBench.Compression(Path.Combine(root, "compress"));
 Directory.Delete(root, true);
 
@@ -154,7 +158,7 @@ internal static class StorageBench
             + $"in {st.BlockBytes:N0} bytes = {st.BlockBytes / (double)st.PointsInBlocks:F3} bytes/point");
 
         // aggregate one sealed day into 1-minute buckets
-        var times = new double[100];
+        var times = new double[Environment.GetEnvironmentVariable("BENCH_AGG_REPS") is { } reps ? int.Parse(reps) : 100];
         int buckets = 0;
         for (int rep = -10; rep < times.Length; rep++)
         {

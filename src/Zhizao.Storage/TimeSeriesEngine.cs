@@ -29,7 +29,6 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     // commit queue, drained by the WAL thread
     private readonly object _queueLock = new();
     private List<WalItem> _queue = [];
-    private List<WalItem> _spare = [];
     private bool _stopping;
     private volatile bool _crashed;
     private volatile Exception? _fault;
@@ -503,41 +502,53 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
     }
 
-    /// <summary>The group-commit loop: take everything queued, one gathered write, one fsync, apply, acknowledge.</summary>
+    /// <summary>
+    /// The group-commit loop: take everything queued, one gathered write, one fsync; then apply the group to the head on
+    /// another thread while the next group is written and fsynced, and acknowledge a group once it is applied. Groups
+    /// are applied strictly in WAL order (apply N+1 starts after apply N ends), and a seal waits for the pending apply
+    /// under the commit lock, so a sealed head always holds exactly the records of the segments it covers.
+    /// </summary>
     private void WalLoop()
     {
         var records = new List<(byte[], int)>();
         while (true)
         {
-            List<WalItem> group;
+            List<WalItem>? group = null;
             lock (_queueLock)
             {
-                while (_queue.Count == 0 && !_stopping)
+                if (_queue.Count == 0 && _pendingGroup is null)
                 {
-                    Monitor.Wait(_queueLock);
+                    while (_queue.Count == 0 && !_stopping)
+                    {
+                        Monitor.Wait(_queueLock);
+                    }
+
+                    if (_queue.Count == 0)
+                    {
+                        return;
+                    }
                 }
 
-                if (_queue.Count == 0)
+                if (_queue.Count > 0)
                 {
-                    return;
+                    group = _queue;
+                    _queue = [];
                 }
-
-                group = _queue;
-                _queue = _spare;
-                _spare = group;
             }
 
+            List<WalItem>? finished = null;
+            Exception? finishedError = null;
             Exception? error = _crashed ? new TransientException("store crashed (test hook); write not durable") : _fault;
-            if (error is null)
+            lock (_commitLock)
             {
-                records.Clear();
-                foreach (WalItem it in group)
+                if (group is not null && error is null)
                 {
-                    records.Add((it.Buffer, it.Length));
-                }
+                    records.Clear();
+                    foreach (WalItem it in group)
+                    {
+                        records.Add((it.Buffer, it.Length));
+                    }
 
-                lock (_commitLock)
-                {
                     try
                     {
                         _wal.Append(records);
@@ -547,46 +558,99 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                         error = new TransientException("WAL write failed; the store no longer accepts writes", ex);
                         _fault = error;
                     }
+                }
 
-                    if (error is null)
+                // the previous group was being applied during this write and fsync
+                WaitPendingApply();
+                finished = _pendingGroup;
+                finishedError = _pendingGroupError;
+                _pendingGroup = null;
+                _pendingGroupError = null;
+                if (group is not null && error is null)
+                {
+                    List<WalItem> g = group;
+                    _pendingGroup = g;
+                    _pendingApply = Task.Run(() => ApplyCommitted(g));
+                    group = null;
+                    if (_wal.ShouldRotate)
                     {
-                        lock (_headLock)
+                        try
                         {
-                            ApplyGroup(_head, group);
+                            _wal.Rotate();
                         }
-
-                        if (_wal.ShouldRotate)
+                        catch (Exception ex)
                         {
-                            try
-                            {
-                                _wal.Rotate();
-                            }
-                            catch (Exception ex)
-                            {
-                                _fault = new TransientException("WAL segment rotation failed", ex);
-                            }
+                            _fault = new TransientException("WAL segment rotation failed", ex);
                         }
                     }
                 }
             }
 
-            foreach (WalItem it in group)
+            if (finished is not null)
             {
-                ArrayPool<byte>.Shared.Return(it.Buffer);
-                if (error is null)
-                {
-                    it.Done?.TrySetResult();
-                }
-                else
-                {
-                    it.Done?.TrySetException(error);
-                }
+                Complete(finished, finishedError);
             }
 
-            group.Clear();
+            if (group is not null)
+            {
+                Complete(group, error);
+            }
+
             if (_head.PointCount >= _opt.MaxHeadPoints)
             {
                 SignalMaintenance();
+            }
+        }
+    }
+
+    private List<WalItem>? _pendingGroup; // written and fsynced, being applied; guarded by _commitLock
+    private Task<TransientException?>? _pendingApply;
+
+    private TransientException? ApplyCommitted(List<WalItem> group)
+    {
+        try
+        {
+            lock (_headLock)
+            {
+                ApplyGroup(_head, group);
+            }
+
+            return null;
+        }
+        catch (Exception ex)
+        {
+            var error = new TransientException("applying committed points to the head failed; reopen the store", ex);
+            _fault = error;
+            return error;
+        }
+    }
+
+    /// <summary>Waits for the apply in flight, if any, keeping its outcome for the writer thread. Caller holds
+    /// <see cref="_commitLock"/>.</summary>
+    private void WaitPendingApply()
+    {
+        Task<TransientException?>? t = _pendingApply;
+        _pendingApply = null;
+        if (t is not null)
+        {
+            _pendingGroupError = t.GetAwaiter().GetResult();
+        }
+    }
+
+    private TransientException? _pendingGroupError;
+
+    private static void Complete(List<WalItem> group, Exception? error)
+    {
+        foreach (WalItem it in group)
+        {
+            ArrayPool<byte>.Shared.Return(it.Buffer);
+            if (error is null)
+            {
+                it.Done?.TrySetResult();
+            }
+            else
+            {
+                it.Done?.TrySetException(error);
             }
         }
     }
@@ -792,6 +856,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             int seriesCount;
             lock (_commitLock)
             {
+                WaitPendingApply();
                 if (_fault is not null)
                 {
                     throw _fault;
