@@ -214,6 +214,34 @@ public class EngineTests
     }
 
     [Fact]
+    public async Task Extreme_timestamps_are_stored_read_and_aggregated()
+    {
+        using var dir = new TempDir();
+        using var store = TimeSeriesEngine.Open(dir.Path, T.Quiet() with { OutOfOrderWindow = TimeSpan.MaxValue / 2 });
+        SeriesInfo s = store.GetOrCreateSeries("x", ValueKind.Int64);
+        long[] times = [long.MinValue, long.MinValue + 5, -1, 0, long.MaxValue - 1, long.MaxValue];
+        var b = new PointBatch();
+        foreach (long t in times)
+        {
+            b.Add(s.Id, t, t);
+        }
+
+        Assert.Equal(times.Length, (await store.WriteAsync(b)).Accepted);
+        foreach (bool sealedFirst in new[] { false, true })
+        {
+            if (sealedFirst)
+            {
+                store.Flush();
+            }
+
+            Assert.Equal(times[..^1], store.ReadRange(s.Id, long.MinValue, long.MaxValue).Select(p => p.TimestampNs));
+            IReadOnlyList<AggregateBucket> buckets = store.Aggregate(s.Id, long.MinValue, long.MaxValue, T.S);
+            Assert.Equal([2, 1, 1, 1], buckets.Select(x => x.Count));
+            Assert.Equal(5, store.Aggregate(s.Id, long.MinValue, long.MaxValue, long.MaxValue).Sum(x => x.Count));
+        }
+    }
+
+    [Fact]
     public void Aggregating_a_string_series_is_invalid_input()
     {
         using var dir = new TempDir();
