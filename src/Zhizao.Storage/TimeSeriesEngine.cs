@@ -129,7 +129,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
 
         _blocks = [.. blocks];
         _nextBlockSeq = maxBlockSeq + 1;
-        RecoverLatestFromBlocks();
+        RecoverLatestFromBlocks(quarantined);
 
         // 3. WAL
         walSegments.Sort((a, b) => a.Seq.CompareTo(b.Seq));
@@ -1179,7 +1179,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
     }
 
-    private void RecoverLatestFromBlocks()
+    private void RecoverLatestFromBlocks(List<QuarantinedFile> quarantined)
     {
         var best = new Dictionary<int, (BlockFile File, int Entry)>();
         foreach (BlockFile bf in _blocks)
@@ -1196,7 +1196,17 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
 
         foreach ((int id, (BlockFile file, int entry)) in best)
         {
-            PointRun r = file.Decode(file.Entries[entry]);
+            PointRun r;
+            try
+            {
+                r = file.Decode(file.Entries[entry]);
+            }
+            catch (InvalidDataException ex)
+            {
+                quarantined.Add(new QuarantinedFile(file.Path, $"latest value of series {id} unreadable: {ex.Message}"));
+                continue;
+            }
+
             try
             {
                 int last = r.Count - 1;
