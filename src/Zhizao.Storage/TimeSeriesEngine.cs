@@ -1032,6 +1032,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
 
             lock (_commitLock)
             {
+                // no apply may run while latest values are cleared: each latest entry has a single writer
+                WaitPendingApply();
                 lock (_headLock)
                 {
                     _head.DropBefore(cutoffNs);
