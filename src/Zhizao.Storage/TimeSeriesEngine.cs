@@ -39,6 +39,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     private readonly object _headLock = new();
     private Head _head = new();
     private Head[] _frozen = [];
+    private long _frozenPoints;
+    private TaskCompletionSource _sealed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private BlockFile[] _blocks = [];
     private long _nextBlockSeq;
 
@@ -303,7 +305,10 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         public TaskCompletionSource? Done;
     }
 
-    public ValueTask<WriteResult> WriteAsync(PointBatch batch, CancellationToken cancellationToken = default)
+    public ValueTask<WriteResult> WriteAsync(PointBatch batch, CancellationToken cancellationToken = default) =>
+        WriteCore(batch, backPressure: true, cancellationToken);
+
+    private ValueTask<WriteResult> WriteCore(PointBatch batch, bool backPressure, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         cancellationToken.ThrowIfCancellationRequested();
@@ -312,6 +317,11 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         if (n == 0)
         {
             return ValueTask.FromResult(new WriteResult(0, 0, null));
+        }
+
+        if (backPressure && _opt.BackgroundMaintenance && HeadIsFull())
+        {
+            return WriteWhenHeadHasRoom(batch, cancellationToken);
         }
 
         byte[] buf = EncodeBatch(batch, out int len, out bool[]? mask, out int rejected, out string? reason);
@@ -448,6 +458,30 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             throw;
         }
     }
+
+    /// <summary>Back-pressure: the head (live plus being sealed) holds more than 4 × <see cref="StorageOptions.MaxHeadPoints"/>.</summary>
+    private bool HeadIsFull() => _head.PointCount + Volatile.Read(ref _frozenPoints) > 4 * _opt.MaxHeadPoints;
+
+    private async ValueTask<WriteResult> WriteWhenHeadHasRoom(PointBatch batch, CancellationToken cancellationToken)
+    {
+        while (HeadIsFull() && _fault is null && Volatile.Read(ref _disposed) == 0)
+        {
+            SignalMaintenance();
+            try
+            {
+                await Volatile.Read(ref _sealed).Task.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // check again: a seal may have failed (LastMaintenanceError) or the head shrunk by retention
+            }
+        }
+
+        return await WriteAsyncCore(batch, cancellationToken);
+    }
+
+    private ValueTask<WriteResult> WriteAsyncCore(PointBatch batch, CancellationToken cancellationToken) =>
+        WriteCore(batch, backPressure: false, cancellationToken);
 
     private static async ValueTask<WriteResult> AwaitCommit(WalItem item, WriteResult result)
     {
@@ -873,6 +907,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 {
                     frozen = [.. _frozen, _head];
                     _frozen = frozen;
+                    Volatile.Write(ref _frozenPoints, _frozenPoints + _head.PointCount);
                     _head = new Head(frozen[^1], Volatile.Read(ref _seriesCount));
                 }
 
@@ -890,8 +925,10 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             {
                 _blocks = [.. _blocks, .. files];
                 _frozen = [];
+                Volatile.Write(ref _frozenPoints, 0);
             }
 
+            Interlocked.Exchange(ref _sealed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             _wal.DeleteUpTo(covered);
         }
     }
