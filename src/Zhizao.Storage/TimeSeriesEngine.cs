@@ -702,13 +702,14 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             total += it.Batch is null ? 0 : it.AcceptedCount;
         }
 
+        int stamp = head.NextStamp();
         if (total >= ParallelApplyPoints && ApplyStripes > 1)
         {
-            Parallel.For(0, ApplyStripes, stripe => ApplyStripe(head, group, stripe, ApplyStripes - 1));
+            Parallel.For(0, ApplyStripes, stripe => ApplyStripe(head, group, stamp, stripe, ApplyStripes - 1));
         }
         else
         {
-            ApplyStripe(head, group, 0, 0);
+            ApplyStripe(head, group, stamp, 0, 0);
         }
 
         head.AddPoints(total);
@@ -717,23 +718,28 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     private const int ParallelApplyPoints = 16_384;
     private static readonly int ApplyStripes = Environment.ProcessorCount >= 4 ? 4 : Environment.ProcessorCount >= 2 ? 2 : 1;
 
-    private void ApplyStripe(Head head, List<WalItem> group, int stripe, int stripeMask)
+    private void ApplyStripe(Head head, List<WalItem> group, int stamp, int stripe, int stripeMask)
     {
         SeriesState[] series = Volatile.Read(ref _series);
+        var touched = new List<int>();
         foreach (WalItem it in group)
         {
             if (it.Batch is not null)
             {
-                ApplyBatch(head, series, it.Batch, it.Accepted, stripe, stripeMask);
+                ApplyBatch(head, it.Batch, it.Accepted, stamp, stripe, stripeMask, touched);
             }
         }
+
+        OfferLatest(head, series, touched);
     }
 
-    private static void ApplyBatch(Head head, SeriesState[] series, PointBatch batch, bool[]? mask, int stripe, int stripeMask)
+    /// <summary>Appends the batch's points of one stripe to the head and lists the series it touched.</summary>
+    private static void ApplyBatch(Head head, PointBatch batch, bool[]? mask, int stamp, int stripe, int stripeMask, List<int> touched)
     {
         ReadOnlySpan<int> ids = batch.SeriesIds;
         ReadOnlySpan<long> ts = batch.Timestamps;
         ReadOnlySpan<long> vals = batch.Values;
+        int[] stamps = head.Stamps;
         bool texts = batch.HasText;
         for (int i = 0; i < ids.Length; i++)
         {
@@ -743,9 +749,23 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 continue;
             }
 
-            string? text = texts ? batch.TextAt(i) : null;
-            head.Slot(id).Append(ts[i], vals[i], text);
-            series[id].OfferLatest(ts[i], vals[i], text);
+            head.Slot(id).Append(ts[i], vals[i], texts ? batch.TextAt(i) : null);
+            if (stamps[id] != stamp)
+            {
+                stamps[id] = stamp;
+                touched.Add(id);
+            }
+        }
+    }
+
+    /// <summary>Offers each touched series' newest head point as its latest value: once per series per group, not per point.</summary>
+    private static void OfferLatest(Head head, SeriesState[] series, List<int> touched)
+    {
+        foreach (int id in touched)
+        {
+            ref SeriesHead h = ref head.Slot(id);
+            int k = h.MaxIdx;
+            series[id].OfferLatest(h.Ts[k], h.Vals[k], h.Texts?[k]);
         }
     }
 
@@ -1404,7 +1424,9 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
 
         _head.EnsureSlots(_seriesCount);
-        ApplyBatch(_head, _series, scratch, null, 0, 0);
+        var touched = new List<int>();
+        ApplyBatch(_head, scratch, null, _head.NextStamp(), 0, 0, touched);
+        OfferLatest(_head, _series, touched);
         _head.AddPoints(scratch.Count);
         points += scratch.Count;
         return null;

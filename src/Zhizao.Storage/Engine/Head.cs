@@ -125,6 +125,9 @@ internal struct SeriesHead
     public string?[]? Texts;
     public int Count;
     public int Hint;
+
+    /// <summary>Index of the latest point: greatest timestamp, last written among equals.</summary>
+    public int MaxIdx;
     public long MinTs;
     public long MaxTs;
 
@@ -148,10 +151,12 @@ internal struct SeriesHead
         {
             MinTs = ts;
             MaxTs = ts;
+            MaxIdx = 0;
         }
-        else if (ts > MaxTs)
+        else if (ts >= MaxTs)
         {
             MaxTs = ts;
+            MaxIdx = Count - 1; // equal timestamps: the later write is the latest
         }
         else if (ts < MinTs)
         {
@@ -201,6 +206,7 @@ internal struct SeriesHead
 
         int w = 0;
         long min = long.MaxValue;
+        long max = long.MinValue;
         for (int i = 0; i < Count; i++)
         {
             if (Ts[i] >= cutoff)
@@ -213,9 +219,17 @@ internal struct SeriesHead
                 }
 
                 min = Math.Min(min, Ts[i]);
+                if (Ts[i] >= max)
+                {
+                    max = Ts[i];
+                    MaxIdx = w;
+                }
+
                 w++;
             }
         }
+
+        MaxTs = max;
 
         int removed = Count - w;
         if (Texts is not null)
@@ -264,7 +278,20 @@ internal sealed class Head
         {
             Array.Resize(ref _series, Math.Max(count, _series.Length * 2));
         }
+
+        if (_stamps.Length < _series.Length)
+        {
+            Array.Resize(ref _stamps, _series.Length);
+        }
     }
+
+    private int[] _stamps = [];
+    private int _stamp;
+
+    /// <summary>Per-series marks used by the apply path to list the series a group touched (one stripe per series).</summary>
+    public int[] Stamps => _stamps;
+
+    public int NextStamp() => ++_stamp;
 
     public void Append(int id, long ts, long bits, string? text)
     {
