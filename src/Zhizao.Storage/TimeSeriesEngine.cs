@@ -45,6 +45,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     private long _nextBlockSeq;
 
     private readonly WalWriter _wal;
+    private readonly FileStream _dirLock;
+    internal const string LockFileName = "LOCK";
     private readonly Thread _walThread;
     private readonly Thread? _maintThread;
     private readonly object _maintGate = new();
@@ -52,8 +54,9 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     private bool _maintPending;
     private int _disposed;
 
-    private TimeSeriesEngine(string dir, StorageOptions opt)
+    private TimeSeriesEngine(string dir, StorageOptions opt, FileStream dirLock)
     {
+        _dirLock = dirLock;
         _dir = dir;
         _opt = opt;
         _windowNs = opt.OutOfOrderWindow.Ticks * 100;
@@ -88,7 +91,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                     maxBlockSeq = Math.Max(maxBlockSeq, cs);
                 }
             }
-            else if (name != Catalog.FileName)
+            else if (name is not Catalog.FileName and not LockFileName)
             {
                 ignored.Add(name);
             }
@@ -167,7 +170,27 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         options ??= new StorageOptions();
         options.Validate();
         Directory.CreateDirectory(directory);
-        return new TimeSeriesEngine(Path.GetFullPath(directory), options);
+        string dir = Path.GetFullPath(directory);
+        FileStream dirLock;
+        try
+        {
+            // FileShare.None is an exclusive flock on Unix: a second store on the same directory would corrupt it
+            dirLock = new FileStream(Path.Combine(dir, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new TransientException($"data directory {dir} is in use by another store", ex);
+        }
+
+        try
+        {
+            return new TimeSeriesEngine(dir, options, dirLock);
+        }
+        catch
+        {
+            dirLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>What was found and repaired on open.</summary>
@@ -1475,6 +1498,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         {
             _wal.Dispose();
         }
+
+        _dirLock.Dispose();
 
         lock (_headLock)
         {

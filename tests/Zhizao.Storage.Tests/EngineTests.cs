@@ -267,6 +267,17 @@ public class EngineTests
     }
 
     [Fact]
+    public void A_second_store_on_the_same_directory_is_refused_until_the_first_is_disposed()
+    {
+        using var dir = new TempDir();
+        var first = TimeSeriesEngine.Open(dir.Path, T.Quiet());
+        Assert.Throws<TransientException>(() => TimeSeriesEngine.Open(dir.Path, T.Quiet()));
+        first.Dispose();
+        using var second = TimeSeriesEngine.Open(dir.Path, T.Quiet());
+        Assert.Empty(second.Recovery.IgnoredFiles);
+    }
+
+    [Fact]
     public void Aggregating_a_string_series_is_invalid_input()
     {
         using var dir = new TempDir();
