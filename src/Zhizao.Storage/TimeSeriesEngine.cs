@@ -39,10 +39,14 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     private readonly object _headLock = new();
     private Head _head = new();
     private Head[] _frozen = [];
+    private long _frozenPoints;
+    private TaskCompletionSource _sealed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private BlockFile[] _blocks = [];
     private long _nextBlockSeq;
 
     private readonly WalWriter _wal;
+    private readonly FileStream _dirLock;
+    internal const string LockFileName = "LOCK";
     private readonly Thread _walThread;
     private readonly Thread? _maintThread;
     private readonly object _maintGate = new();
@@ -50,8 +54,9 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     private bool _maintPending;
     private int _disposed;
 
-    private TimeSeriesEngine(string dir, StorageOptions opt)
+    private TimeSeriesEngine(string dir, StorageOptions opt, FileStream dirLock)
     {
+        _dirLock = dirLock;
         _dir = dir;
         _opt = opt;
         _windowNs = opt.OutOfOrderWindow.Ticks * 100;
@@ -86,7 +91,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                     maxBlockSeq = Math.Max(maxBlockSeq, cs);
                 }
             }
-            else if (name != Catalog.FileName)
+            else if (name is not Catalog.FileName and not LockFileName)
             {
                 ignored.Add(name);
             }
@@ -165,7 +170,27 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         options ??= new StorageOptions();
         options.Validate();
         Directory.CreateDirectory(directory);
-        return new TimeSeriesEngine(Path.GetFullPath(directory), options);
+        string dir = Path.GetFullPath(directory);
+        FileStream dirLock;
+        try
+        {
+            // FileShare.None is an exclusive flock on Unix: a second store on the same directory would corrupt it
+            dirLock = new FileStream(Path.Combine(dir, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new TransientException($"data directory {dir} is in use by another store", ex);
+        }
+
+        try
+        {
+            return new TimeSeriesEngine(dir, options, dirLock);
+        }
+        catch
+        {
+            dirLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>What was found and repaired on open.</summary>
@@ -303,7 +328,10 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         public TaskCompletionSource? Done;
     }
 
-    public ValueTask<WriteResult> WriteAsync(PointBatch batch, CancellationToken cancellationToken = default)
+    public ValueTask<WriteResult> WriteAsync(PointBatch batch, CancellationToken cancellationToken = default) =>
+        WriteCore(batch, backPressure: true, cancellationToken);
+
+    private ValueTask<WriteResult> WriteCore(PointBatch batch, bool backPressure, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         cancellationToken.ThrowIfCancellationRequested();
@@ -312,6 +340,11 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         if (n == 0)
         {
             return ValueTask.FromResult(new WriteResult(0, 0, null));
+        }
+
+        if (backPressure && _opt.BackgroundMaintenance && HeadIsFull())
+        {
+            return WriteWhenHeadHasRoom(batch, cancellationToken);
         }
 
         byte[] buf = EncodeBatch(batch, out int len, out bool[]? mask, out int rejected, out string? reason);
@@ -448,6 +481,30 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             throw;
         }
     }
+
+    /// <summary>Back-pressure: the head (live plus being sealed) holds more than 4 × <see cref="StorageOptions.MaxHeadPoints"/>.</summary>
+    private bool HeadIsFull() => _head.PointCount + Volatile.Read(ref _frozenPoints) > 4 * _opt.MaxHeadPoints;
+
+    private async ValueTask<WriteResult> WriteWhenHeadHasRoom(PointBatch batch, CancellationToken cancellationToken)
+    {
+        while (HeadIsFull() && _fault is null && Volatile.Read(ref _disposed) == 0)
+        {
+            SignalMaintenance();
+            try
+            {
+                await Volatile.Read(ref _sealed).Task.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // check again: a seal may have failed (LastMaintenanceError) or the head shrunk by retention
+            }
+        }
+
+        return await WriteAsyncCore(batch, cancellationToken);
+    }
+
+    private ValueTask<WriteResult> WriteAsyncCore(PointBatch batch, CancellationToken cancellationToken) =>
+        WriteCore(batch, backPressure: false, cancellationToken);
 
     private static async ValueTask<WriteResult> AwaitCommit(WalItem item, WriteResult result)
     {
@@ -668,13 +725,14 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             total += it.Batch is null ? 0 : it.AcceptedCount;
         }
 
+        int stamp = head.NextStamp();
         if (total >= ParallelApplyPoints && ApplyStripes > 1)
         {
-            Parallel.For(0, ApplyStripes, stripe => ApplyStripe(head, group, stripe, ApplyStripes - 1));
+            Parallel.For(0, ApplyStripes, stripe => ApplyStripe(head, group, stamp, stripe, ApplyStripes - 1));
         }
         else
         {
-            ApplyStripe(head, group, 0, 0);
+            ApplyStripe(head, group, stamp, 0, 0);
         }
 
         head.AddPoints(total);
@@ -683,23 +741,28 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     private const int ParallelApplyPoints = 16_384;
     private static readonly int ApplyStripes = Environment.ProcessorCount >= 4 ? 4 : Environment.ProcessorCount >= 2 ? 2 : 1;
 
-    private void ApplyStripe(Head head, List<WalItem> group, int stripe, int stripeMask)
+    private void ApplyStripe(Head head, List<WalItem> group, int stamp, int stripe, int stripeMask)
     {
         SeriesState[] series = Volatile.Read(ref _series);
+        var touched = new List<int>();
         foreach (WalItem it in group)
         {
             if (it.Batch is not null)
             {
-                ApplyBatch(head, series, it.Batch, it.Accepted, stripe, stripeMask);
+                ApplyBatch(head, it.Batch, it.Accepted, stamp, stripe, stripeMask, touched);
             }
         }
+
+        OfferLatest(head, series, touched);
     }
 
-    private static void ApplyBatch(Head head, SeriesState[] series, PointBatch batch, bool[]? mask, int stripe, int stripeMask)
+    /// <summary>Appends the batch's points of one stripe to the head and lists the series it touched.</summary>
+    private static void ApplyBatch(Head head, PointBatch batch, bool[]? mask, int stamp, int stripe, int stripeMask, List<int> touched)
     {
         ReadOnlySpan<int> ids = batch.SeriesIds;
         ReadOnlySpan<long> ts = batch.Timestamps;
         ReadOnlySpan<long> vals = batch.Values;
+        int[] stamps = head.Stamps;
         bool texts = batch.HasText;
         for (int i = 0; i < ids.Length; i++)
         {
@@ -709,9 +772,23 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 continue;
             }
 
-            string? text = texts ? batch.TextAt(i) : null;
-            head.Slot(id).Append(ts[i], vals[i], text);
-            series[id].OfferLatest(ts[i], vals[i], text);
+            head.Slot(id).Append(ts[i], vals[i], texts ? batch.TextAt(i) : null);
+            if (stamps[id] != stamp)
+            {
+                stamps[id] = stamp;
+                touched.Add(id);
+            }
+        }
+    }
+
+    /// <summary>Offers each touched series' newest head point as its latest value: once per series per group, not per point.</summary>
+    private static void OfferLatest(Head head, SeriesState[] series, List<int> touched)
+    {
+        foreach (int id in touched)
+        {
+            ref SeriesHead h = ref head.Slot(id);
+            int k = h.MaxIdx;
+            series[id].OfferLatest(h.Ts[k], h.Vals[k], h.Texts?[k]);
         }
     }
 
@@ -873,6 +950,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 {
                     frozen = [.. _frozen, _head];
                     _frozen = frozen;
+                    Volatile.Write(ref _frozenPoints, _frozenPoints + _head.PointCount);
                     _head = new Head(frozen[^1], Volatile.Read(ref _seriesCount));
                 }
 
@@ -890,8 +968,10 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             {
                 _blocks = [.. _blocks, .. files];
                 _frozen = [];
+                Volatile.Write(ref _frozenPoints, 0);
             }
 
+            Interlocked.Exchange(ref _sealed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             _wal.DeleteUpTo(covered);
         }
     }
@@ -929,8 +1009,13 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                     continue;
                 }
 
-                var run = new PointRun { Ts = h.Ts, Vals = h.Vals, Texts = h.Texts, Count = h.Count };
-                run.SortDedupe(); // in place: the frozen head is no longer written
+                // sorted on a copy: readers may still be copying from the frozen head until the blocks are registered
+                var run = PointRun.Rent(h.Count, h.Texts is not null);
+                h.Ts.AsSpan(0, h.Count).CopyTo(run.Ts);
+                h.Vals.AsSpan(0, h.Count).CopyTo(run.Vals);
+                h.Texts?.AsSpan(0, h.Count).CopyTo(run.Texts);
+                run.Count = h.Count;
+                run.SortDedupe();
                 ValueKind kind = series[id].Kind;
                 int i = 0;
                 while (i < run.Count)
@@ -955,8 +1040,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                     i = j;
                 }
 
-                // keep the head's view consistent for readers still holding this frozen head
-                h.Count = run.Count;
+                run.Return();
             }
 
             foreach (BlockFile.BlockWriter w in writers.Values)
@@ -1028,6 +1112,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
 
             lock (_commitLock)
             {
+                // no apply may run while latest values are cleared: each latest entry has a single writer
+                WaitPendingApply();
                 lock (_headLock)
                 {
                     _head.DropBefore(cutoffNs);
@@ -1361,7 +1447,9 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
 
         _head.EnsureSlots(_seriesCount);
-        ApplyBatch(_head, _series, scratch, null, 0, 0);
+        var touched = new List<int>();
+        ApplyBatch(_head, scratch, null, _head.NextStamp(), 0, 0, touched);
+        OfferLatest(_head, _series, touched);
         _head.AddPoints(scratch.Count);
         points += scratch.Count;
         return null;
@@ -1410,6 +1498,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         {
             _wal.Dispose();
         }
+
+        _dirLock.Dispose();
 
         lock (_headLock)
         {

@@ -242,6 +242,42 @@ public class EngineTests
     }
 
     [Fact]
+    public async Task A_full_head_makes_writers_wait_for_the_background_seal()
+    {
+        using var dir = new TempDir();
+        using var store = TimeSeriesEngine.Open(dir.Path, new StorageOptions { Fsync = FsyncPolicy.Never, MaxHeadPoints = 1000 });
+        SeriesInfo s = store.GetOrCreateSeries("bp", ValueKind.Int64);
+        var b = new PointBatch(5000);
+        for (int round = 0; round < 10; round++)
+        {
+            b.Clear();
+            for (int i = 0; i < 5000; i++)
+            {
+                long seq = (round * 5000L) + i;
+                b.Add(s.Id, T.Base + (seq * T.S), seq);
+            }
+
+            Assert.Equal(5000, (await store.WriteAsync(b)).Accepted);
+        }
+
+        // every write after the first found the head over 4 x 1000 points and waited for a seal
+        Assert.True(store.GetStats().PointsInBlocks >= 40_000, store.GetStats().ToString());
+        Assert.Equal(50_000, store.ReadRange(s.Id, 0, long.MaxValue).Count);
+        Assert.Null(store.LastMaintenanceError);
+    }
+
+    [Fact]
+    public void A_second_store_on_the_same_directory_is_refused_until_the_first_is_disposed()
+    {
+        using var dir = new TempDir();
+        var first = TimeSeriesEngine.Open(dir.Path, T.Quiet());
+        Assert.Throws<TransientException>(() => TimeSeriesEngine.Open(dir.Path, T.Quiet()));
+        first.Dispose();
+        using var second = TimeSeriesEngine.Open(dir.Path, T.Quiet());
+        Assert.Empty(second.Recovery.IgnoredFiles);
+    }
+
+    [Fact]
     public void Aggregating_a_string_series_is_invalid_input()
     {
         using var dir = new TempDir();

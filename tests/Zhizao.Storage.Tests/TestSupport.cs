@@ -18,6 +18,11 @@ internal sealed class TempDir : IDisposable
         Directory.CreateDirectory(target);
         foreach (string f in Directory.EnumerateFiles(Path))
         {
+            if (System.IO.Path.GetFileName(f) == "LOCK")
+            {
+                continue; // held (flock) by the running store, like a crashed process's lock would not be
+            }
+
             File.Copy(f, System.IO.Path.Combine(target, System.IO.Path.GetFileName(f)));
         }
 

@@ -26,10 +26,6 @@ internal sealed class SeriesState
         MaxTs = long.MinValue;
     }
 
-    // x86/x64 never reorder a store with an earlier store; elsewhere a fence keeps the odd version visible first
-    private static readonly bool StoresAreOrdered =
-        RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86;
-
     public int Id { get; }
     public string Key { get; }
     public ValueKind Kind { get; }
@@ -54,12 +50,9 @@ internal sealed class SeriesState
             return;
         }
 
+        // full fence after the odd version (no field store may move before it), release on the even one
         int v = _version;
-        Volatile.Write(ref _version, v + 1);
-        if (!StoresAreOrdered)
-        {
-            Interlocked.MemoryBarrier();
-        }
+        Interlocked.Exchange(ref _version, v + 1);
 
         _latestTs = ts;
         _latestBits = bits;
@@ -132,6 +125,9 @@ internal struct SeriesHead
     public string?[]? Texts;
     public int Count;
     public int Hint;
+
+    /// <summary>Index of the latest point: greatest timestamp, last written among equals.</summary>
+    public int MaxIdx;
     public long MinTs;
     public long MaxTs;
 
@@ -155,10 +151,12 @@ internal struct SeriesHead
         {
             MinTs = ts;
             MaxTs = ts;
+            MaxIdx = 0;
         }
-        else if (ts > MaxTs)
+        else if (ts >= MaxTs)
         {
             MaxTs = ts;
+            MaxIdx = Count - 1; // equal timestamps: the later write is the latest
         }
         else if (ts < MinTs)
         {
@@ -208,6 +206,7 @@ internal struct SeriesHead
 
         int w = 0;
         long min = long.MaxValue;
+        long max = long.MinValue;
         for (int i = 0; i < Count; i++)
         {
             if (Ts[i] >= cutoff)
@@ -220,9 +219,17 @@ internal struct SeriesHead
                 }
 
                 min = Math.Min(min, Ts[i]);
+                if (Ts[i] >= max)
+                {
+                    max = Ts[i];
+                    MaxIdx = w;
+                }
+
                 w++;
             }
         }
+
+        MaxTs = max;
 
         int removed = Count - w;
         if (Texts is not null)
@@ -271,7 +278,20 @@ internal sealed class Head
         {
             Array.Resize(ref _series, Math.Max(count, _series.Length * 2));
         }
+
+        if (_stamps.Length < _series.Length)
+        {
+            Array.Resize(ref _stamps, _series.Length);
+        }
     }
+
+    private int[] _stamps = [];
+    private int _stamp;
+
+    /// <summary>Per-series marks used by the apply path to list the series a group touched (one stripe per series).</summary>
+    public int[] Stamps => _stamps;
+
+    public int NextStamp() => ++_stamp;
 
     public void Append(int id, long ts, long bits, string? text)
     {
