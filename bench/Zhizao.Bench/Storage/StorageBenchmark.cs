@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using Zhizao.Bench.Infrastructure;
+
+namespace Zhizao.Bench.Storage;
+
+/// <summary>
+/// Runs every engine, one after the other, on the same generated data: ingest (timed), bytes on disk, then the
+/// aggregation and latest-values queries repeated after a warm-up. Each peer server is stopped before the next starts.
+/// </summary>
+internal sealed class StorageBenchmark(BenchOptions options)
+{
+    public async Task<int> RunAsync(CancellationToken ct)
+    {
+        var total = Stopwatch.StartNew();
+        var machine = MachineInfo.Capture();
+        Console.WriteLine($"zhizao storage benchmark, profile {options.Profile}: {options.Series:N0} series x {options.Seconds:N0} s at 1 Hz " +
+            $"= {options.IngestPoints:N0} ingest points + 1 series x {options.DaySeconds:N0} s for the aggregation query");
+        Console.WriteLine($"machine: {machine.Summary}");
+
+        var gen = Stopwatch.StartNew();
+        var data = BenchData.Generate(options.Series, options.Seconds, options.DaySeconds);
+        Console.WriteLine($"generated data in {gen.Elapsed.TotalSeconds:0.0} s");
+        var expected = Expected.From(data, options.LatestTags);
+
+        var results = new List<EngineResult>();
+        using (var workspace = new Workspace(options.KeepTemp))
+        {
+            foreach (string engine in BenchOptions.AllEngines.Where(options.Engines.Contains))
+            {
+                ct.ThrowIfCancellationRequested();
+                IBenchTarget target = engine switch
+                {
+                    "zhizao" => new ZhizaoTarget(options, data, workspace),
+                    "postgres" => new PostgresTarget(options, data, workspace),
+                    "influx" => new InfluxTarget(options, data, workspace),
+                    _ => new SqliteTarget(options, data, workspace),
+                };
+                results.Add(await RunOneAsync(target, expected, ct));
+            }
+        }
+
+        var report = Report.Render(options, machine, results, total.Elapsed);
+        Console.WriteLine();
+        Console.WriteLine(report);
+        string path = Report.Write(options, report);
+        Console.WriteLine($"written to {path}");
+        return results.Any(r => r.Failed) ? 1 : 0;
+    }
+
+    private async Task<EngineResult> RunOneAsync(IBenchTarget target, Expected expected, CancellationToken ct)
+    {
+        var result = new EngineResult(target.Name);
+        Console.WriteLine();
+        Console.WriteLine($"== {target.Name}");
+        try
+        {
+            string? skip = await target.StartAsync(ct);
+            result.Setup = target.Setup;
+            if (skip is not null)
+            {
+                result.Skipped = skip;
+                Console.WriteLine($"   {skip}");
+                return result;
+            }
+
+            result.LoadBefore = MachineInfo.LoadAverage();
+            var sw = Stopwatch.StartNew();
+            await target.IngestAsync(ct);
+            sw.Stop();
+            result.IngestSeconds = sw.Elapsed.TotalSeconds;
+            result.IngestPointsPerSecond = options.IngestPoints / sw.Elapsed.TotalSeconds;
+            Console.WriteLine($"   ingest: {options.IngestPoints:N0} points in {sw.Elapsed.TotalSeconds:0.00} s = {result.IngestPointsPerSecond:N0} points/s (load before: {result.LoadBefore})");
+
+            await target.LoadDaySeriesAsync(ct);
+            var disk = await target.MeasureDiskAsync(ct);
+            result.Disk = disk;
+            result.BytesPerPoint = disk.Bytes / (double)options.TotalPoints;
+            Console.WriteLine($"   disk: {disk.Bytes:N0} bytes = {result.BytesPerPoint:0.000} bytes/point ({disk.What})");
+
+            result.VerifyProblems.AddRange(expected.CheckAggregate(await target.AggregateAsync(ct)));
+            result.VerifyProblems.AddRange(expected.CheckLatest(await target.LatestAsync(options.LatestTags, ct)));
+            Console.WriteLine(result.VerifyProblems.Count == 0 ? "   results verified against the generated data" : "   VERIFY FAILED: " + string.Join("; ", result.VerifyProblems));
+
+            result.Aggregate = await TimeAsync(async c => await target.AggregateAsync(c), ct);
+            Console.WriteLine($"   aggregation 1 day -> 1,440 x 1 min: median {result.Aggregate.Value.MedianMs:0.000} ms, p95 {result.Aggregate.Value.P95Ms:0.000} ms");
+            result.Latest = await TimeAsync(async c => await target.LatestAsync(options.LatestTags, c), ct);
+            Console.WriteLine($"   latest of {options.LatestTags:N0} tags: median {result.Latest.Value.MedianMs:0.000} ms, p95 {result.Latest.Value.P95Ms:0.000} ms");
+            foreach (var q in target.ExtraQueries)
+            {
+                var l = await TimeAsync(q.Run, ct);
+                result.Extras.Add((q.Name, l));
+                Console.WriteLine($"   {q.Name}: median {l.MedianMs:0.000} ms, p95 {l.P95Ms:0.000} ms");
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            result.Error = $"{ex.GetType().Name}: {ex.Message}";
+            Console.WriteLine($"   FAILED: {result.Error}");
+        }
+        finally
+        {
+            result.Notes.AddRange(target.Notes);
+            await target.DisposeAsync();
+        }
+
+        return result;
+    }
+
+    private async Task<Latency> TimeAsync(Func<CancellationToken, Task> query, CancellationToken ct)
+    {
+        for (int i = 0; i < options.Warmup; i++)
+        {
+            await query(ct);
+        }
+
+        var samples = new List<double>(options.Repetitions);
+        for (int i = 0; i < options.Repetitions; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await query(ct);
+            samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        return Latency.From(samples);
+    }
+}

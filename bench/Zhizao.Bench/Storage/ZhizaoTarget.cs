@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Reflection;
+using Zhizao.Bench.Infrastructure;
+using Zhizao.Core;
+using Zhizao.Storage;
+
+namespace Zhizao.Bench.Storage;
+
+/// <summary>Our embedded engine, in-process, through <see cref="ITimeSeriesStore"/>.</summary>
+internal sealed class ZhizaoTarget(BenchOptions options, BenchData data, Workspace workspace) : IBenchTarget
+{
+    private ITimeSeriesStore? _store;
+    private int[] _ids = [];
+    private int _dayId;
+    private string _dir = "";
+
+    public string Name => "Zhizao";
+
+    public string Setup => $"in-process TimeSeriesEngine, default options, {options.Writers} concurrent WriteAsync callers, " +
+        $"batches of {options.BatchPoints:N0} points (time-major); durable when WriteAsync completes";
+
+    public IList<string> Notes { get; } = [];
+
+    private ITimeSeriesStore Store => _store ?? throw new InvalidOperationException("not started");
+
+    public Task<string?> StartAsync(CancellationToken ct)
+    {
+        _dir = workspace.Sub("zhizao");
+        // Bridge until branch `storage` is merged: the engine type is looked up by name so this harness builds without it.
+        var type = typeof(ITimeSeriesStore).Assembly.GetType("Zhizao.Storage.TimeSeriesEngine");
+        var open = type?.GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .FirstOrDefault(m => m.Name == "Open" && typeof(ITimeSeriesStore).IsAssignableFrom(m.ReturnType)
+                && m.GetParameters().Length >= 1 && m.GetParameters()[0].ParameterType == typeof(string));
+        if (open is null)
+        {
+            return Task.FromResult<string?>("skipped: Zhizao.Storage.TimeSeriesEngine.Open(dir, options) is not in this build (branch `storage` not merged yet)");
+        }
+
+        var args = open.GetParameters().Select((p, i) => i == 0 ? _dir : DefaultArgument(p)).ToArray();
+        try
+        {
+            _store = (ITimeSeriesStore)open.Invoke(null, args)!;
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            throw ex.InnerException;
+        }
+
+        _ids = new int[data.Series];
+        for (int s = 0; s < data.Series; s++)
+        {
+            _ids[s] = _store.GetOrCreateSeries(SeriesKey(s), ValueKind.Float64).Id;
+        }
+
+        _dayId = _store.GetOrCreateSeries("bench/day", ValueKind.Float64).Id;
+        return Task.FromResult<string?>(null);
+    }
+
+    public async Task IngestAsync(CancellationToken ct)
+    {
+        long rejected = 0;
+        string? reason = null;
+        var writers = Enumerable.Range(0, options.Writers).Select(w => Task.Run(async () =>
+        {
+            int[] mine = data.SeriesOfWriter(w, options.Writers);
+            var batch = new PointBatch(options.BatchPoints + mine.Length);
+            var values = data.Values;
+            foreach (var (from, to) in BenchData.Windows(data.Seconds, mine.Length, options.BatchPoints))
+            {
+                batch.Clear();
+                for (int t = from; t < to; t++)
+                {
+                    long ns = (BenchData.StartSec + t) * Time.NanosPerSecond;
+                    foreach (int s in mine)
+                    {
+                        batch.Add(_ids[s], ns, values[s][t]);
+                    }
+                }
+
+                var r = await Store.WriteAsync(batch, ct);
+                if (r.Rejected > 0)
+                {
+                    Interlocked.Add(ref rejected, r.Rejected);
+                    reason ??= r.FirstRejectReason;
+                }
+            }
+        }, ct)).ToArray();
+        await Task.WhenAll(writers);
+        if (rejected > 0)
+        {
+            Notes.Add($"{rejected:N0} points rejected during ingest: {reason}");
+        }
+    }
+
+    public async Task LoadDaySeriesAsync(CancellationToken ct)
+    {
+        var batch = new PointBatch(options.BatchPoints);
+        for (int t0 = 0; t0 < data.Day.Length; t0 += options.BatchPoints)
+        {
+            batch.Clear();
+            for (int t = t0; t < Math.Min(data.Day.Length, t0 + options.BatchPoints); t++)
+            {
+                batch.Add(_dayId, (BenchData.StartSec + t) * Time.NanosPerSecond, data.Day[t]);
+            }
+
+            var r = await Store.WriteAsync(batch, ct);
+            if (r.Rejected > 0)
+            {
+                Notes.Add($"{r.Rejected:N0} day-series points rejected: {r.FirstRejectReason}");
+            }
+        }
+    }
+
+    public Task<DiskUsage> MeasureDiskAsync(CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        Store.Flush();
+        sw.Stop();
+        var stats = Store.GetStats();
+        Notes.Add($"Flush (seal head into blocks) took {sw.Elapsed.TotalMilliseconds:N0} ms after ingest (not in the ingest time)");
+        Notes.Add($"stats after Flush: {stats.BlockCount:N0} blocks, {stats.BlockBytes:N0} block bytes, {stats.WalBytes:N0} WAL bytes, " +
+            $"{stats.PointsInBlocks:N0} points in blocks, {stats.PointsInHead:N0} in head; whole directory {Proc.DirectorySize(_dir):N0} bytes");
+        return Task.FromResult(new DiskUsage(stats.BlockBytes, "GetStats().BlockBytes after Flush (WAL reported separately in notes)"));
+    }
+
+    public Task<IReadOnlyList<Bucket>> AggregateAsync(CancellationToken ct)
+    {
+        long from = BenchData.StartSec * Time.NanosPerSecond;
+        long to = (BenchData.StartSec + data.Day.Length) * Time.NanosPerSecond;
+        var buckets = Store.Aggregate(_dayId, from, to, 60 * Time.NanosPerSecond);
+        var result = new Bucket[buckets.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            var b = buckets[i];
+            result[i] = new Bucket(b.StartNs / Time.NanosPerSecond, b.Count, b.Min, b.Max, b.Sum, b.First, b.Last);
+        }
+
+        return Task.FromResult<IReadOnlyList<Bucket>>(result);
+    }
+
+    public Task<double[]> LatestAsync(int n, CancellationToken ct)
+    {
+        var result = new double[n];
+        for (int s = 0; s < n; s++)
+        {
+            result[s] = Store.TryGetLatest(_ids[s], out var p) ? p.Value.AsDouble : double.NaN;
+        }
+
+        return Task.FromResult(result);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _store?.Dispose();
+        _store = null;
+        return ValueTask.CompletedTask;
+    }
+
+    public static string SeriesKey(int s) => $"bench/t{s:D5}";
+
+    private static object? DefaultArgument(ParameterInfo p)
+    {
+        if (p.HasDefaultValue)
+        {
+            return p.DefaultValue;
+        }
+
+        var ctor = p.ParameterType.GetConstructor(Type.EmptyTypes);
+        return ctor is not null ? ctor.Invoke(null) : null;
+    }
+}
