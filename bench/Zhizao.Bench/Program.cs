@@ -1,6 +1,12 @@
 using Zhizao.Bench;
 using Zhizao.Bench.Storage;
 
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(BenchOptions.Usage);
+    return 0;
+}
+
 BenchOptions options;
 try
 {
