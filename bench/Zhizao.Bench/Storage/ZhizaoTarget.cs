@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using Zhizao.Bench.Infrastructure;
 using Zhizao.Core;
 using Zhizao.Storage;
@@ -9,43 +8,24 @@ namespace Zhizao.Bench.Storage;
 /// <summary>Our embedded engine, in-process, through <see cref="ITimeSeriesStore"/>.</summary>
 internal sealed class ZhizaoTarget(BenchOptions options, BenchData data, Workspace workspace) : IBenchTarget
 {
-    private ITimeSeriesStore? _store;
+    private TimeSeriesEngine? _store;
     private int[] _ids = [];
     private int _dayId;
     private string _dir = "";
 
     public string Name => "Zhizao";
 
-    public string Setup => $"in-process TimeSeriesEngine, default options, {options.Writers} concurrent WriteAsync callers, " +
+    public string Setup => $"in-process TimeSeriesEngine.Open(dir, new StorageOptions()) (defaults: fsync every group commit), {options.Writers} concurrent WriteAsync callers, " +
         $"batches of {options.BatchPoints:N0} points (time-major); durable when WriteAsync completes";
 
     public IList<string> Notes { get; } = [];
 
-    private ITimeSeriesStore Store => _store ?? throw new InvalidOperationException("not started");
+    private TimeSeriesEngine Store => _store ?? throw new InvalidOperationException("not started");
 
     public Task<string?> StartAsync(CancellationToken ct)
     {
         _dir = workspace.Sub("zhizao");
-        // Bridge until branch `storage` is merged: the engine type is looked up by name so this harness builds without it.
-        var type = typeof(ITimeSeriesStore).Assembly.GetType("Zhizao.Storage.TimeSeriesEngine");
-        var open = type?.GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .FirstOrDefault(m => m.Name == "Open" && typeof(ITimeSeriesStore).IsAssignableFrom(m.ReturnType)
-                && m.GetParameters().Length >= 1 && m.GetParameters()[0].ParameterType == typeof(string));
-        if (open is null)
-        {
-            return Task.FromResult<string?>("skipped: Zhizao.Storage.TimeSeriesEngine.Open(dir, options) is not in this build (branch `storage` not merged yet)");
-        }
-
-        var args = open.GetParameters().Select((p, i) => i == 0 ? _dir : DefaultArgument(p)).ToArray();
-        try
-        {
-            _store = (ITimeSeriesStore)open.Invoke(null, args)!;
-        }
-        catch (TargetInvocationException ex) when (ex.InnerException is not null)
-        {
-            throw ex.InnerException;
-        }
-
+        _store = TimeSeriesEngine.Open(_dir, new StorageOptions());
         _ids = new int[data.Series];
         for (int s = 0; s < data.Series; s++)
         {
@@ -117,6 +97,11 @@ internal sealed class ZhizaoTarget(BenchOptions options, BenchData data, Workspa
         Store.Flush();
         sw.Stop();
         var stats = Store.GetStats();
+        if (Store.LastMaintenanceError is { } bg)
+        {
+            Notes.Add($"background maintenance error: {bg.Message}");
+        }
+
         Notes.Add($"Flush (seal head into blocks) took {sw.Elapsed.TotalMilliseconds:N0} ms after ingest (not in the ingest time)");
         Notes.Add($"stats after Flush: {stats.BlockCount:N0} blocks, {stats.BlockBytes:N0} block bytes, {stats.WalBytes:N0} WAL bytes, " +
             $"{stats.PointsInBlocks:N0} points in blocks, {stats.PointsInHead:N0} in head; whole directory {Proc.DirectorySize(_dir):N0} bytes");
@@ -157,15 +142,4 @@ internal sealed class ZhizaoTarget(BenchOptions options, BenchData data, Workspa
     }
 
     public static string SeriesKey(int s) => $"bench/t{s:D5}";
-
-    private static object? DefaultArgument(ParameterInfo p)
-    {
-        if (p.HasDefaultValue)
-        {
-            return p.DefaultValue;
-        }
-
-        var ctor = p.ParameterType.GetConstructor(Type.EmptyTypes);
-        return ctor is not null ? ctor.Invoke(null) : null;
-    }
 }
