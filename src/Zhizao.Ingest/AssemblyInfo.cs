@@ -1,1 +1,3 @@
-namespace Zhizao.Ingest;
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("Zhizao.Ingest.Tests")]

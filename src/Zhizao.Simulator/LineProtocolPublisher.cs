@@ -1,0 +1,221 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Zhizao.Core;
+
+namespace Zhizao.Simulator;
+
+/// <summary>Settings of <see cref="LineProtocolPublisher"/>.</summary>
+public sealed class LineProtocolPublisherOptions
+{
+    /// <summary>Base address of the platform (or any InfluxDB v2-compatible endpoint).</summary>
+    public Uri BaseUrl { get; set; } = new("http://127.0.0.1:5080");
+
+    /// <summary>Sent as <c>Authorization: Bearer {Token}</c> when set.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>Simulation step and publish period (default 1 s).</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Compress request bodies with gzip (<c>Content-Encoding: gzip</c>).</summary>
+    public bool Gzip { get; set; }
+
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Steps kept while the server is unreachable (store and forward); the oldest are dropped beyond this.</summary>
+    public int MaxPendingSteps { get; set; } = 3600;
+
+    /// <summary>Most buffered steps sent in one request when catching up.</summary>
+    public int MaxStepsPerRequest { get; set; } = 60;
+}
+
+/// <summary>
+/// Feeds a <see cref="VirtualFactory"/> to the platform over HTTP like real equipment: every interval it steps the
+/// factory to the wall clock, renders the samples as line protocol and POSTs them to
+/// <c>{BaseUrl}/api/v2/write?precision=ns</c>. A down server never stops it: steps are buffered and retried with
+/// exponential back-off; a request the server rejects as malformed (400, 422) is logged and dropped.
+/// </summary>
+public sealed class LineProtocolPublisher
+{
+    private readonly VirtualFactory _factory;
+    private readonly HttpClient _http;
+    private readonly LineProtocolPublisherOptions _options;
+    private readonly Action<string> _log;
+    private readonly TimeProvider _time;
+    private long _published, _failed, _dropped, _rejected;
+
+    public LineProtocolPublisher(
+        VirtualFactory factory,
+        HttpClient http,
+        LineProtocolPublisherOptions? options = null,
+        Action<string>? log = null,
+        TimeProvider? timeProvider = null)
+    {
+        _factory = factory ?? throw new ArgumentNullException(nameof(factory));
+        _http = http ?? throw new ArgumentNullException(nameof(http));
+        _options = options ?? new LineProtocolPublisherOptions();
+        _log = log ?? (_ => { });
+        _time = timeProvider ?? TimeProvider.System;
+        if (_options.Interval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "Interval must be positive.");
+        }
+
+        WriteUri = new Uri(_options.BaseUrl, "/api/v2/write?precision=ns");
+    }
+
+    public Uri WriteUri { get; }
+
+    /// <summary>Steps delivered (acknowledged with 2xx).</summary>
+    public long PublishedSteps => Interlocked.Read(ref _published);
+
+    /// <summary>Requests that failed and were kept for retry.</summary>
+    public long FailedAttempts => Interlocked.Read(ref _failed);
+
+    /// <summary>Steps dropped because the buffer overflowed while the server was unreachable.</summary>
+    public long DroppedSteps => Interlocked.Read(ref _dropped);
+
+    /// <summary>Steps the server rejected as malformed.</summary>
+    public long RejectedSteps => Interlocked.Read(ref _rejected);
+
+    /// <summary>One POST attempt of already-rendered line protocol. True on 2xx; never throws for network errors.</summary>
+    public async Task<bool> TryPostAsync(string lineProtocol, CancellationToken cancellationToken = default) =>
+        await SendAsync(lineProtocol, cancellationToken) == Outcome.Delivered;
+
+    /// <summary>Real-time loop: step, render, send (with retry and back-off) every <see cref="LineProtocolPublisherOptions.Interval"/> until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var samples = new List<Sample>(_factory.SamplesPerStep);
+        var pending = new Queue<string>();
+        TimeSpan backoff = _options.InitialBackoff;
+        DateTimeOffset nextAttempt = DateTimeOffset.MinValue;
+        using var timer = new PeriodicTimer(_options.Interval, _time);
+        _log($"Simulator publishing {_factory.Machines.Count} machines to {WriteUri} every {_options.Interval.TotalSeconds:0.###} s");
+        try
+        {
+            do
+            {
+                long now = Time.FromDateTime(_time.GetUtcNow());
+                if (now > _factory.CurrentNs)
+                {
+                    samples.Clear();
+                    _factory.Step(now, samples);
+                    pending.Enqueue(LineProtocol.Render(samples));
+                    while (pending.Count > Math.Max(1, _options.MaxPendingSteps))
+                    {
+                        pending.Dequeue();
+                        if (Interlocked.Increment(ref _dropped) % 600 == 1)
+                        {
+                            _log($"Simulator buffer full: dropped {DroppedSteps} steps so far");
+                        }
+                    }
+                }
+
+                if (pending.Count == 0 || _time.GetUtcNow() < nextAttempt)
+                {
+                    continue;
+                }
+
+                int take = Math.Min(pending.Count, Math.Max(1, _options.MaxStepsPerRequest));
+                string body = take == 1 ? pending.Peek() : string.Concat(pending.Take(take));
+                Outcome outcome = await SendAsync(body, cancellationToken);
+                if (outcome == Outcome.Failed)
+                {
+                    nextAttempt = _time.GetUtcNow() + backoff;
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
+                    continue;
+                }
+
+                for (int i = 0; i < take; i++)
+                {
+                    pending.Dequeue();
+                }
+
+                Interlocked.Add(ref outcome == Outcome.Delivered ? ref _published : ref _rejected, take);
+                backoff = _options.InitialBackoff;
+                nextAttempt = DateTimeOffset.MinValue;
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // normal shutdown
+        }
+
+        _log($"Simulator publisher stopped: {PublishedSteps} steps delivered, {pending.Count} undelivered");
+    }
+
+    private async Task<Outcome> SendAsync(string body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, WriteUri) { Content = CreateContent(body) };
+            if (!string.IsNullOrEmpty(_options.Token))
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _options.Token);
+            }
+
+            using HttpResponseMessage response = await _http.SendAsync(request, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return Outcome.Delivered;
+            }
+
+            if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity)
+            {
+                string detail = await response.Content.ReadAsStringAsync(cancellationToken);
+                _log($"Simulator write rejected ({(int)response.StatusCode}), dropping it: {Truncate(detail)}");
+                return Outcome.Rejected;
+            }
+
+            Interlocked.Increment(ref _failed);
+            _log($"Simulator write failed ({(int)response.StatusCode} {response.ReasonPhrase}); will retry");
+            return Outcome.Failed;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+        {
+            Interlocked.Increment(ref _failed);
+            _log($"Simulator write to {WriteUri} failed: {ex.Message}; will retry");
+            return Outcome.Failed;
+        }
+    }
+
+    private HttpContent CreateContent(string body)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(body);
+        HttpContent content;
+        if (_options.Gzip)
+        {
+            using var buffer = new MemoryStream();
+            using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(bytes);
+            }
+
+            content = new ByteArrayContent(buffer.ToArray());
+            content.Headers.ContentEncoding.Add("gzip");
+        }
+        else
+        {
+            content = new ByteArrayContent(bytes);
+        }
+
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" };
+        return content;
+    }
+
+    private static string Truncate(string s) => s.Length <= 200 ? s : string.Concat(s.AsSpan(0, 200), "…");
+
+    private enum Outcome
+    {
+        Delivered,
+        Rejected,
+        Failed,
+    }
+}

@@ -1,0 +1,36 @@
+namespace Zhizao.Hosting;
+
+/// <summary>Settings of one Zhizao node. Bound from the "Zhizao" configuration section and command-line options.</summary>
+public sealed class PlatformOptions
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>Where the time-series engine and the metadata database live.</summary>
+    public string DataDirectory { get; set; } = "zhizao-data";
+
+    /// <summary>Listen addresses. Loopback by default; anything else requires <see cref="ApiToken"/>.</summary>
+    public string Urls { get; set; } = DefaultUrl;
+
+    /// <summary>Run the virtual factory and feed its data through the HTTP ingest path.</summary>
+    public bool Demo { get; set; } = true;
+
+    public int DemoSeed { get; set; } = 42;
+
+    /// <summary>Simulator steps per second.</summary>
+    public double DemoRateHz { get; set; } = 1;
+
+    /// <summary>Shared secret for the API ("Authorization: Token ..." or "Bearer ..."). Required off loopback.</summary>
+    public string? ApiToken { get; set; }
+
+    /// <summary>Largest accepted request body for ingest endpoints.</summary>
+    public long MaxBodyBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>How far behind the newest point of a series a write may land.</summary>
+    public TimeSpan OutOfOrderWindow { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Data older than this is dropped; null keeps everything.</summary>
+    public TimeSpan? Retention { get; set; }
+
+    /// <summary>Accept line-protocol measurements that are not registered equipment (e.g. Telegraf's system metrics).</summary>
+    public bool AcceptUnregisteredSeries { get; set; } = true;
+}

@@ -1,0 +1,87 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Zhizao.Api;
+using Zhizao.Demo;
+using Zhizao.Ingest;
+using Zhizao.Pipeline;
+using Zhizao.Storage;
+using Zhizao.Storage.Metadata;
+
+namespace Zhizao.Hosting;
+
+/// <summary>The composition root: the only place that wires rooms together.</summary>
+public static class ServerHost
+{
+    public static WebApplication Build(PlatformOptions options, string[]? args = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        TokenAuth.EnsureSafeBinding(options);
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [] });
+        builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            k.AddServerHeader = false;
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        string dataDir = Path.GetFullPath(options.DataDirectory);
+        Directory.CreateDirectory(dataDir);
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(_ => MetadataStore.Open(Path.Combine(dataDir, "metadata.db")));
+        builder.Services.AddSingleton<ITimeSeriesStore>(sp => StoreFactory.Open(Path.Combine(dataDir, "tsdb"), options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Zhizao.Storage")));
+        builder.Services.AddSingleton<IngestService>();
+        builder.Services.AddHostedService<RetentionService>();
+        if (options.Demo)
+        {
+            builder.Services.AddHostedService<DemoService>();
+        }
+
+        builder.Services.ConfigureHttpJsonOptions(j =>
+        {
+            j.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            j.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        });
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemMapping>();
+        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Servers?.Clear(); // the committed document must not depend on the port a test bound
+            doc.Info.Title = "Zhizao API";
+            doc.Info.Version = "v1";
+            return Task.CompletedTask;
+        }));
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseTokenAuth(options.ApiToken);
+
+        app.MapGet("/healthz", (ITimeSeriesStore store) =>
+        {
+            var s = store.GetStats();
+            return TypedResults.Ok(new Health("ok", s.SeriesCount, s.PointsInHead + s.PointsInBlocks));
+        }).WithTags("Health").WithSummary("Liveness and a few counters");
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapAssetEndpoints();
+        app.MapQueryEndpoints();
+        app.MapIngestEndpoints();
+
+        // open storage eagerly so recovery problems show at start, not at the first request
+        app.Services.GetRequiredService<ITimeSeriesStore>();
+        app.Services.GetRequiredService<MetadataStore>();
+        return app;
+    }
+
+    /// <summary>The first address Kestrel bound (useful with port 0).</summary>
+    public static string BoundAddress(this WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        return addresses?.FirstOrDefault() ?? PlatformOptions.DefaultUrl;
+    }
+}
+
+public sealed record Health(string Status, int Series, long Points);

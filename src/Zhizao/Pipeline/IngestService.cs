@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using Zhizao.Core;
+using Zhizao.Hosting;
+using Zhizao.Storage;
+using Zhizao.Storage.Metadata;
+
+using Zhizao.Ingest;
+
+namespace Zhizao.Pipeline;
+
+/// <summary>
+/// The one write path every protocol uses: resolve series (checking the asset model), fill a batch, store it,
+/// acknowledge only after the store says it is durable.
+/// </summary>
+/// <remarks>
+/// A point for registered equipment must name a tag of its equipment type, and its value must fit the tag's data
+/// type (an integer into a Float64 tag is widened; other mismatches are rejected). Measurements that are not
+/// registered equipment are stored as free series when <see cref="PlatformOptions.AcceptUnregisteredSeries"/> is on.
+/// </remarks>
+public sealed partial class IngestService
+{
+    private readonly ITimeSeriesStore _store;
+    private readonly MetadataStore _meta;
+    private readonly PlatformOptions _options;
+    private readonly ConcurrentBag<Worker> _workers = [];
+    private SeriesKeyCache _cache;
+
+    public IngestService(ITimeSeriesStore store, MetadataStore meta, PlatformOptions options)
+    {
+        _store = store;
+        _meta = meta;
+        _options = options;
+        _cache = NewCache();
+        // a changed asset model may turn accepted keys into unknown tags: start a fresh cache
+        meta.Changed += _ => Volatile.Write(ref _cache, NewCache());
+    }
+
+    public ITimeSeriesStore Store => _store;
+
+    /// <summary>Parses and stores a line-protocol body. Valid lines are stored even when others are rejected.</summary>
+    public async Task<IngestOutcome> WriteLineProtocolAsync(ReadOnlyMemory<byte> body, TimestampPrecision precision, CancellationToken ct)
+    {
+        var w = Rent();
+        try
+        {
+            var writer = new BatchWriter(w.Batch);
+            var result = w.Parser.Ingest(body.Span, precision, Time.NowNs(), Volatile.Read(ref _cache), ref writer, new IngestResult());
+            return await StoreAsync(w.Batch, result, ct);
+        }
+        finally
+        {
+            Return(w);
+        }
+    }
+
+    /// <summary>Stores points addressed by series key (JSON, CSV, internal producers).</summary>
+    public async Task<IngestOutcome> WriteSamplesAsync(IReadOnlyList<Sample> samples, CancellationToken ct)
+    {
+        var w = Rent();
+        try
+        {
+            var result = new IngestResult();
+            var cache = Volatile.Read(ref _cache);
+            var key = new byte[SeriesKey.MaxLength * 3];
+            for (int i = 0; i < samples.Count; i++)
+            {
+                var s = samples[i];
+                int n = System.Text.Encoding.UTF8.GetBytes(s.SeriesKey, key);
+                var kind = s.Value.Kind;
+                long bits = s.Value.Bits;
+                if (!cache.TryResolve(key.AsSpan(0, n), ref kind, ref bits, out int id, out string? error, allowFloatToInt: true))
+                {
+                    result.Reject(i, $"point {i} ('{s.SeriesKey}'): {error}");
+                    continue;
+                }
+
+                var value = kind == ValueKind.String ? s.Value : Retype(kind, bits);
+                w.Batch.Add(id, s.TimestampNs, value);
+                result.Accepted++;
+                result.PointsAccepted++;
+            }
+
+            return await StoreAsync(w.Batch, result, ct);
+        }
+        finally
+        {
+            Return(w);
+        }
+    }
+
+    private static TagValue Retype(ValueKind kind, long bits) => kind switch
+    {
+        ValueKind.Float64 => TagValue.FromDouble(BitConverter.Int64BitsToDouble(bits)),
+        ValueKind.Int64 => TagValue.FromInt64(bits),
+        _ => TagValue.FromBool(bits != 0),
+    };
+
+    private async Task<IngestOutcome> StoreAsync(PointBatch batch, IngestResult result, CancellationToken ct)
+    {
+        if (batch.Count == 0)
+        {
+            return new IngestOutcome(result, default);
+        }
+
+        var stored = await _store.WriteAsync(batch, ct);
+        return new IngestOutcome(result, stored);
+    }
+
+    private (int Id, ValueKind Kind) Resolve(string key, ValueKind kind)
+    {
+        if (key.Length > SeriesKey.MaxLength)
+        {
+            throw new InvalidInputException($"series key is {key.Length} characters, longer than the limit of {SeriesKey.MaxLength}");
+        }
+
+        if (!SeriesKey.TrySplit(key, out string measurement, out string field))
+        {
+            throw new InvalidInputException($"series key '{key}' must look like 'equipment/tag'");
+        }
+
+        var snapshot = _meta.Snapshot;
+        if (snapshot.TryGetEquipmentTags(measurement, out var tags))
+        {
+            if (!tags.TryGetValue(field, out var def))
+            {
+                string typeId = snapshot.AssetsById[measurement].TypeId!;
+                throw new InvalidInputException($"unknown tag '{field}' for equipment '{measurement}' (type '{typeId}' defines {tags.Count} tags, e.g. {string.Join(", ", tags.Keys.Take(5))})");
+            }
+
+            var s = _store.GetOrCreateSeries(key, def.DataType);
+            return (s.Id, s.Kind);
+        }
+
+        if (!_options.AcceptUnregisteredSeries)
+        {
+            throw new InvalidInputException($"'{measurement}' is not registered equipment and this node only accepts registered equipment");
+        }
+
+        if (_store.TryGetSeries(key, out var existing))
+        {
+            return (existing.Id, existing.Kind);
+        }
+
+        var created = _store.GetOrCreateSeries(key, kind);
+        return (created.Id, created.Kind);
+    }
+
+    private SeriesKeyCache NewCache() => new(Resolve);
+
+    private Worker Rent()
+    {
+        if (_workers.TryTake(out var w))
+        {
+            return w;
+        }
+
+        return new Worker();
+    }
+
+    private void Return(Worker w)
+    {
+        w.Batch.Clear();
+        if (_workers.Count < Environment.ProcessorCount * 4)
+        {
+            _workers.Add(w);
+        }
+    }
+
+    private sealed class Worker
+    {
+        public readonly LineProtocolParser Parser = new();
+        public readonly PointBatch Batch = new(16 * 1024);
+    }
+
+    private readonly struct BatchWriter(PointBatch batch) : IPointWriter
+    {
+        public void Add(int seriesId, long timestampNs, TagValue value) => batch.Add(seriesId, timestampNs, value);
+    }
+}
+
+/// <summary>What the parser accepted and rejected, and what the store then accepted (it may refuse points outside its window).</summary>
+public sealed record IngestOutcome(IngestResult Parse, WriteResult Stored)
+{
+    public int RejectedTotal => Parse.Rejected + Stored.Rejected;
+}
