@@ -1,3 +1,6 @@
+using Zhizao.Core;
+using Zhizao.Simulator;
+
 namespace Zhizao.Bench;
 
 /// <summary>
@@ -13,11 +16,18 @@ internal sealed class BenchData
 
     private const ulong Seed = 0x5A48_495A_414F_0001; // "ZHIZAO" + 1
 
-    private BenchData(double[][] values, double[] day)
+    /// <summary>Where the simulator data starts: 08:00 UTC, inside the demo plant's shifts (06:00–22:00).</summary>
+    public const long SimulatorStartSec = StartSec + (8 * 3_600);
+
+    private BenchData(double[][] values, double[] day, string source)
     {
         Values = values;
         Day = day;
+        Source = source;
     }
+
+    /// <summary>What produced the ingest set, for the report.</summary>
+    public string Source { get; }
 
     public int Series => Values.Length;
     public int Seconds => Values.Length == 0 ? 0 : Values[0].Length;
@@ -33,7 +43,73 @@ internal sealed class BenchData
     {
         var values = new double[series][];
         Parallel.For(0, series, s => values[s] = Signal(s, seconds));
-        return new BenchData(values, Signal(series, daySeconds));
+        return new BenchData(values, Signal(series, daySeconds),
+            "harness generator: sine + mean-reverting random walk + noise of 1.5 quanta, rounded to 0.1 / 0.01");
+    }
+
+    /// <summary>
+    /// The ingest set from the virtual factory (<see cref="VirtualFactory.CreateDefault"/>, seed 1): every Float64 tag
+    /// of its machines, sampled at 1 Hz from <see cref="SimulatorStartSec"/> for <paramref name="seconds"/> s (integer
+    /// tags such as machine state and counters are left out: the goal is about float signals). The values are stored
+    /// at the same regular timestamps from <see cref="StartSec"/> as the generator's. The day series stays generated.
+    /// </summary>
+    public static BenchData FromSimulator(int seconds, int daySeconds)
+    {
+        long from = SimulatorStartSec * Time.NanosPerSecond;
+        long to = (SimulatorStartSec + seconds) * Time.NanosPerSecond;
+        var factory = VirtualFactory.CreateDefault(seed: 1, startNs: from - Time.NanosPerSecond);
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        var columns = new List<double[]>();
+        int skipped = 0;
+        foreach (var batch in factory.GenerateHistory(from, to, Time.NanosPerSecond))
+        {
+            foreach (var sample in batch)
+            {
+                int t = (int)((sample.TimestampNs - from) / Time.NanosPerSecond);
+                if (!index.TryGetValue(sample.SeriesKey, out int s))
+                {
+                    if (sample.Value.Kind != ValueKind.Float64)
+                    {
+                        skipped += t == 0 ? 1 : 0;
+                        continue;
+                    }
+
+                    s = index[sample.SeriesKey] = columns.Count;
+                    columns.Add(new double[seconds]);
+                }
+
+                columns[s][t] = sample.Value.AsDouble;
+            }
+        }
+
+        return new BenchData([.. columns], SimulatorDay(daySeconds),
+            $"virtual factory (Zhizao.Simulator, VirtualFactory.CreateDefault seed 1, 24 machines): its {columns.Count} Float64 tags " +
+            $"from 08:00 UTC (in shift), {skipped} integer tags left out; day series = {SimulatorDayMachine} {SimulatorDayTag} from 00:00 UTC");
+    }
+
+    private const string SimulatorDayMachine = "l1-cnc-01";
+    private const string SimulatorDayTag = "spindle_load";
+
+    /// <summary>One machine's spindle load for a day from 00:00 (both shifts and the night), from a second factory.</summary>
+    private static double[] SimulatorDay(int seconds)
+    {
+        long from = StartSec * Time.NanosPerSecond;
+        var factory = VirtualFactory.CreateDefault(seed: 1, startNs: from - Time.NanosPerSecond);
+        var day = new double[seconds];
+        int n = 0;
+        foreach (var batch in factory.GenerateHistory(from, from + (seconds * Time.NanosPerSecond), Time.NanosPerSecond, SimulatorDayMachine))
+        {
+            foreach (var sample in batch)
+            {
+                if (sample.SeriesKey.EndsWith(SimulatorDayTag, StringComparison.Ordinal))
+                {
+                    day[(int)((sample.TimestampNs - from) / Time.NanosPerSecond)] = sample.Value.AsDouble;
+                    n++;
+                }
+            }
+        }
+
+        return n == seconds ? day : throw new InvalidOperationException($"simulator gave {n} {SimulatorDayTag} samples for {seconds} s");
     }
 
     /// <summary>The series a writer owns: every <paramref name="writers"/>-th one.</summary>

@@ -31,6 +31,9 @@ internal sealed record BenchOptions
     public string? OutputDirectory { get; init; }
     public bool KeepTemp { get; init; }
 
+    /// <summary>"generator" (default) or "sim": the ingest set from the virtual factory simulator.</summary>
+    public string DataSource { get; init; } = "generator";
+
     /// <summary>How long to wait for InfluxDB to snapshot its WAL and compact before measuring its bytes on disk.</summary>
     public TimeSpan InfluxSettleTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
@@ -93,6 +96,10 @@ internal sealed record BenchOptions
                 case "--warmup": o = o with { Warmup = PositiveInt(list, ++i, a) }; break;
                 case "--out": o = o with { OutputDirectory = Value(list, ++i, a) }; break;
                 case "--keep": o = o with { KeepTemp = true }; break;
+                case "--data":
+                    string source = Value(list, ++i, a);
+                    o = o with { DataSource = source is "generator" or "sim" ? source : throw new ArgumentException($"--data: expected generator or sim, got '{source}'") };
+                    break;
                 case "--influx-settle-s": o = o with { InfluxSettleTimeout = TimeSpan.FromSeconds(PositiveInt(list, ++i, a)) }; break;
                 case "--engines":
                     var engines = Value(list, ++i, a).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -117,6 +124,7 @@ internal sealed record BenchOptions
         usage: Zhizao.Bench storage [--profile smoke|quick|full] [--smoke]
                  [--series N] [--seconds N] [--day-seconds N] [--writers N] [--batch N] [--influx-batch N]
                  [--reps N] [--warmup N] [--engines zhizao,postgres,influx,sqlite] [--out DIR] [--keep]
+                 [--data generator|sim]   (sim: the virtual factory's float tags; --series is then ignored)
                  [--influx-settle-s N]
         """;
 

@@ -7,7 +7,7 @@ namespace Zhizao.Bench.Storage;
 /// <summary>Renders the run as markdown: figures per engine, Zhizao-vs-peer ratios, the goals, and the details.</summary>
 internal static class Report
 {
-    public static string Render(BenchOptions o, MachineInfo machine, IReadOnlyList<EngineResult> results, TimeSpan elapsed)
+    public static string Render(BenchOptions o, BenchData data, MachineInfo machine, IReadOnlyList<EngineResult> results, TimeSpan elapsed)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -15,7 +15,7 @@ internal static class Report
         sb.AppendLine();
         sb.AppendLine(inv, $"- Machine: {machine.Summary}; load average at end {MachineInfo.LoadAverage()}");
         sb.AppendLine(inv, $"- Data: {o.Series:N0} series x {o.Seconds:N0} s at 1 Hz = {o.IngestPoints:N0} ingest points (quantised float signals), " +
-            $"plus 1 series x {o.DaySeconds:N0} s for the aggregation query; {o.TotalPoints:N0} points stored in all");
+            $"plus 1 series x {o.DaySeconds:N0} s for the aggregation query; {o.TotalPoints:N0} points stored in all. Source: {data.Source}");
         sb.AppendLine(inv, $"- Queries: aggregation of the day series into 1-minute buckets (min, max, avg, sum, count, stddev, first, last); " +
             $"latest value of {o.LatestTags:N0} tags. {o.Warmup} warm-up runs, then median and p95 of {o.Repetitions} runs");
         sb.AppendLine(inv, $"- Run took {elapsed.TotalSeconds:0} s");
