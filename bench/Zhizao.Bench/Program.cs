@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Zhizao.Bench;
 using Zhizao.Bench.Storage;
 
@@ -19,12 +20,18 @@ catch (ArgumentException ex)
 }
 
 using var cts = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+
+// Ctrl+C and SIGTERM cancel the run instead of killing the process, so the finally blocks stop PostgreSQL and
+// InfluxDB and remove the temporary data.
+void Cancel(PosixSignalContext context)
 {
-    // Let the finally blocks stop PostgreSQL/InfluxDB and remove the temporary data.
-    e.Cancel = true;
+    context.Cancel = true;
+    Console.Error.WriteLine($"{context.Signal}: cancelling, stopping servers…");
     cts.Cancel();
-};
+}
+
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
 
 try
 {
