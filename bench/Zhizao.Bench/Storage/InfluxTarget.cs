@@ -58,7 +58,7 @@ internal sealed class InfluxTarget(BenchOptions options, BenchData data, Workspa
         var writers = Enumerable.Range(0, options.Writers).Select(w => Task.Run(async () =>
         {
             int[] mine = data.SeriesOfWriter(w, options.Writers);
-            var buffer = new byte[options.InfluxBatchLines * 64 + 1024];
+            var buffer = new byte[(Math.Max(options.InfluxBatchLines, data.Series) * 96) + 1024];
             foreach (var (from, to) in BenchData.Windows(data.Seconds, mine.Length, options.InfluxBatchLines))
             {
                 int len = 0;
@@ -79,7 +79,7 @@ internal sealed class InfluxTarget(BenchOptions options, BenchData data, Workspa
 
     public async Task LoadDaySeriesAsync(CancellationToken ct)
     {
-        var buffer = new byte[options.InfluxBatchLines * 64 + 1024];
+        var buffer = new byte[(Math.Max(options.InfluxBatchLines, data.Series) * 96) + 1024];
         byte[] daily = "daily,tag=t"u8.ToArray();
         for (int t0 = 0; t0 < data.Day.Length; t0 += options.InfluxBatchLines)
         {
