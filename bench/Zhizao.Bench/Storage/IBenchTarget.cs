@@ -9,6 +9,9 @@ internal readonly record struct DiskUsage(long Bytes, string What);
 /// <summary>A query timed in addition to the two headline queries (shown in the details only).</summary>
 internal sealed record NamedQuery(string Name, Func<CancellationToken, Task> Run);
 
+/// <summary>Another way to write the aggregation query; verified and timed, and used if faster (fair to the peer).</summary>
+internal sealed record NamedAggregate(string Form, Func<CancellationToken, Task<IReadOnlyList<Bucket>>> Run);
+
 /// <summary>
 /// An engine under test. The runner calls, in order: <see cref="StartAsync"/>, <see cref="IngestAsync"/> (timed),
 /// <see cref="LoadDaySeriesAsync"/>, <see cref="MeasureDiskAsync"/>, then the queries many times, then DisposeAsync.
@@ -41,4 +44,9 @@ internal interface IBenchTarget : IAsyncDisposable
     Task<double[]> LatestAsync(int n, CancellationToken ct);
 
     IReadOnlyList<NamedQuery> ExtraQueries => [];
+
+    IReadOnlyList<NamedAggregate> AlternativeAggregates => [];
+
+    /// <summary>How <see cref="AggregateAsync"/> writes the query, when there are alternatives.</summary>
+    string AggregateForm => "";
 }

@@ -19,6 +19,11 @@ internal static class Report
         sb.AppendLine(inv, $"- Queries: aggregation of the day series into 1-minute buckets (min, max, avg, sum, count, stddev, first, last); " +
             $"latest value of {o.LatestTags:N0} tags. {o.Warmup} warm-up runs, then median and p95 of {o.Repetitions} runs");
         sb.AppendLine(inv, $"- Run took {elapsed.TotalSeconds:0} s");
+        if (o.Profile == "smoke")
+        {
+            sb.AppendLine("- **Smoke profile: tiny data, few repetitions. It checks that the harness and every engine work and agree; " +
+                "its figures and goal verdicts mean nothing.**");
+        }
         sb.AppendLine();
         sb.AppendLine(inv, $"| engine | ingest points/s | bytes/point | aggregation median (p95) ms | latest {o.LatestTags:N0} median (p95) ms | results |");
         sb.AppendLine("|---|---:|---:|---:|---:|---|");
