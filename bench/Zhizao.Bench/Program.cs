@@ -2,9 +2,16 @@ using System.Runtime.InteropServices;
 using Zhizao.Bench;
 using Zhizao.Bench.Storage;
 
+// Verbs: `storage` (default) — this engine vs SQLite, PostgreSQL and InfluxDB; `http` — end-to-end line-protocol ingest.
+if (args.Length > 0 && args[0] == "http")
+{
+    return await Zhizao.Bench.Http.HttpIngestBench.RunAsync(args[1..], CancellationToken.None);
+}
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine(BenchOptions.Usage);
+    Console.WriteLine(Zhizao.Bench.Http.HttpIngestBench.Usage);
     return 0;
 }
 

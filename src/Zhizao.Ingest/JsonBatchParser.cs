@@ -268,7 +268,7 @@ public sealed class JsonBatchParser
                 }
                 else
                 {
-                    if (!SeriesKey.IsValidId(Encoding.UTF8.GetString(text)))
+                    if (!IsValidId(text))
                     {
                         return $"{ItemPath(index)}.equipment): '{LineProtocolParser.Show(text)}' is not a valid equipment id (letters, digits, '-', '_', '.'; 1-128)";
                     }
@@ -396,6 +396,25 @@ public sealed class JsonBatchParser
         }
 
         return null;
+    }
+
+    /// <summary><see cref="SeriesKey.IsValidId"/> over UTF-8 bytes: the allowed characters are all ASCII.</summary>
+    private static bool IsValidId(ReadOnlySpan<byte> id)
+    {
+        if (id.IsEmpty || id.Length > 128)
+        {
+            return false;
+        }
+
+        foreach (byte b in id)
+        {
+            if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'-' or (byte)'_' or (byte)'.'))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private int CopyString(ref Utf8JsonReader reader, int at)

@@ -854,11 +854,12 @@ public sealed class LineProtocolParser
             }
 
             ReadOnlySpan<byte> prefix = line.SeriesPrefix;
+            ulong prefixHash = SeriesKeyCache.HashPrefix(prefix);
             for (int f = 0; f < n; f++)
             {
                 ValueKind kind = line.FieldKind(f);
                 long bits = line.FieldBits(f);
-                if (!cache.TryResolve(prefix, line.FieldKey(f), ref kind, ref bits, out _ids[f], out string? error))
+                if (!cache.TryResolve(prefixHash, prefix, line.FieldKey(f), ref kind, ref bits, out _ids[f], out string? error))
                 {
                     OnLineRejected(line.LineNumber, $"line {line.LineNumber}: field '{Show(line.FieldKey(f))}': {error}");
                     return;

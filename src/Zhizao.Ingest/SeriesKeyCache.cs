@@ -65,8 +65,13 @@ public sealed class SeriesKeyCache
     /// </summary>
     public bool TryResolve(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> field, ref ValueKind kind, ref long bits,
         out int seriesId, out string? error, bool allowFloatToInt = false)
+        => TryResolve(HashPrefix(prefix), prefix, field, ref kind, ref bits, out seriesId, out error, allowFloatToInt);
+
+    /// <summary>As above, with the prefix hashed once per line by <see cref="HashPrefix"/>.</summary>
+    internal bool TryResolve(ulong prefixHash, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> field, ref ValueKind kind, ref long bits,
+        out int seriesId, out string? error, bool allowFloatToInt = false)
     {
-        ulong hash = Hash(prefix, field);
+        ulong hash = Hash(prefixHash, field);
         Table table = Volatile.Read(ref _table);
         if (!table.TryFind(hash, prefix, field, out seriesId, out ValueKind seriesKind))
         {
@@ -195,10 +200,13 @@ public sealed class SeriesKeyCache
         return Encoding.UTF8.GetString(buffer[..length]);
     }
 
-    /// <summary>Hash of the key as if it were the bytes prefix + '/' + field (the separator is mixed in between).</summary>
-    internal static ulong Hash(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> field)
+    /// <summary>First half of a key's hash; <see cref="Hash"/> mixes in the '/' separator and the field.</summary>
+    internal static ulong HashPrefix(ReadOnlySpan<byte> prefix) => HashBytes(prefix, 0x9E3779B97F4A7C15UL);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Hash(ulong prefixHash, ReadOnlySpan<byte> field)
     {
-        ulong h = HashBytes(prefix, 0x9E3779B97F4A7C15UL);
+        ulong h = prefixHash;
         if (!field.IsEmpty)
         {
             h = HashBytes(field, h ^ 0x2F);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
@@ -29,13 +30,17 @@ public sealed class LineProtocolPublisherOptions
 
     /// <summary>Most buffered steps sent in one request when catching up.</summary>
     public int MaxStepsPerRequest { get; set; } = 60;
+
+    /// <summary>A request taking longer than this counts as failed and is retried.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
 /// Feeds a <see cref="VirtualFactory"/> to the platform over HTTP like real equipment: every interval it steps the
 /// factory to the wall clock, renders the samples as line protocol and POSTs them to
 /// <c>{BaseUrl}/api/v2/write?precision=ns</c>. A down server never stops it: steps are buffered and retried with
-/// exponential back-off; a request the server rejects as malformed (400, 422) is logged and dropped.
+/// exponential back-off; a request the server rejects as malformed (400, 422) is logged and dropped. Timestamps
+/// are aligned to the interval grid. Do not step the same factory elsewhere while this runs.
 /// </summary>
 public sealed class LineProtocolPublisher
 {
@@ -82,13 +87,14 @@ public sealed class LineProtocolPublisher
 
     /// <summary>One POST attempt of already-rendered line protocol. True on 2xx; never throws for network errors.</summary>
     public async Task<bool> TryPostAsync(string lineProtocol, CancellationToken cancellationToken = default) =>
-        await SendAsync(lineProtocol, cancellationToken) == Outcome.Delivered;
+        await SendAsync(Encoding.UTF8.GetBytes(lineProtocol), cancellationToken) == Outcome.Delivered;
 
     /// <summary>Real-time loop: step, render, send (with retry and back-off) every <see cref="LineProtocolPublisherOptions.Interval"/> until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var samples = new List<Sample>(_factory.SamplesPerStep);
-        var pending = new Queue<string>();
+        var pending = new Queue<byte[]>();
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         TimeSpan backoff = _options.InitialBackoff;
         DateTimeOffset nextAttempt = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(_options.Interval, _time);
@@ -97,12 +103,17 @@ public sealed class LineProtocolPublisher
         {
             do
             {
+                // timestamps on the interval grid, as a polling gateway produces: regular series compress best
+                long intervalNs = Math.Max(1, (long)_options.Interval.TotalNanoseconds);
                 long now = Time.FromDateTime(_time.GetUtcNow());
+                now -= now % intervalNs;
                 if (now > _factory.CurrentNs)
                 {
                     samples.Clear();
                     _factory.Step(now, samples);
-                    pending.Enqueue(LineProtocol.Render(samples));
+                    buffer.ResetWrittenCount();
+                    LineProtocol.RenderUtf8(samples, buffer);
+                    pending.Enqueue(buffer.WrittenSpan.ToArray());
                     while (pending.Count > Math.Max(1, _options.MaxPendingSteps))
                     {
                         pending.Dequeue();
@@ -119,7 +130,7 @@ public sealed class LineProtocolPublisher
                 }
 
                 int take = Math.Min(pending.Count, Math.Max(1, _options.MaxStepsPerRequest));
-                string body = take == 1 ? pending.Peek() : string.Concat(pending.Take(take));
+                byte[] body = take == 1 ? pending.Peek() : Concat(pending, take);
                 Outcome outcome = await SendAsync(body, cancellationToken);
                 if (outcome == Outcome.Failed)
                 {
@@ -147,7 +158,26 @@ public sealed class LineProtocolPublisher
         _log($"Simulator publisher stopped: {PublishedSteps} steps delivered, {pending.Count} undelivered");
     }
 
-    private async Task<Outcome> SendAsync(string body, CancellationToken cancellationToken)
+    private static byte[] Concat(Queue<byte[]> pending, int count)
+    {
+        int length = 0;
+        foreach (byte[] part in pending.Take(count))
+        {
+            length += part.Length;
+        }
+
+        byte[] body = new byte[length];
+        int at = 0;
+        foreach (byte[] part in pending.Take(count))
+        {
+            part.CopyTo(body, at);
+            at += part.Length;
+        }
+
+        return body;
+    }
+
+    private async Task<Outcome> SendAsync(byte[] body, CancellationToken cancellationToken)
     {
         try
         {
@@ -157,7 +187,9 @@ public sealed class LineProtocolPublisher
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _options.Token);
             }
 
-            using HttpResponseMessage response = await _http.SendAsync(request, cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RequestTimeout);
+            using HttpResponseMessage response = await _http.SendAsync(request, timeout.Token);
             if (response.IsSuccessStatusCode)
             {
                 return Outcome.Delivered;
@@ -178,17 +210,17 @@ public sealed class LineProtocolPublisher
         {
             throw;
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+        catch (Exception ex)
         {
+            // a down, slow or misbehaving server must never stop the simulator: log, count, retry later
             Interlocked.Increment(ref _failed);
             _log($"Simulator write to {WriteUri} failed: {ex.Message}; will retry");
             return Outcome.Failed;
         }
     }
 
-    private HttpContent CreateContent(string body)
+    private HttpContent CreateContent(byte[] bytes)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(body);
         HttpContent content;
         if (_options.Gzip)
         {

@@ -42,6 +42,7 @@ public abstract class Machine
     private readonly long _shiftJitterNs;
 
     private bool _started;
+    private long _startNs;
     private long _lastNs;
     private double _energyKwh;
     private long _good;
@@ -115,6 +116,7 @@ public abstract class Machine
     internal void Initialise(long startNs, GroundTruthLog log)
     {
         _log = log;
+        _startNs = startNs;
         _nextStopNs = startNs + (long)(_stopRng.Exponential(2.5) * NsPerHour);
         _nextBreakdownNs = double.IsPositiveInfinity(BreakdownMeanDays)
             ? long.MaxValue
@@ -167,7 +169,7 @@ public abstract class Machine
 
     internal GroundTruthEvent Inject(FaultKind kind, long timeToFailureNs)
     {
-        long now = _started ? _lastNs : 0;
+        long now = _started ? _lastNs : _startNs;
         if (kind == FaultKind.Breakdown)
         {
             return StartBreakdown(now, injected: true);
@@ -190,7 +192,7 @@ public abstract class Machine
         FaultKind.ToolWear => "abnormal tool wear",
         FaultKind.Leak => "leak",
         FaultKind.HeaterDegradation => "heater degradation",
-        _ => "breakdown",
+        _ => "Random breakdown (no precursor)",
     };
 
     /// <summary>Hours from onset to failure (or to recalibration for drift).</summary>

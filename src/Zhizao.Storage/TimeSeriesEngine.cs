@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Zhizao.Core;
 using Zhizao.Storage.Engine;
@@ -27,7 +29,6 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
     // commit queue, drained by the WAL thread
     private readonly object _queueLock = new();
     private List<WalItem> _queue = [];
-    private List<WalItem> _spare = [];
     private bool _stopping;
     private volatile bool _crashed;
     private volatile Exception? _fault;
@@ -128,7 +129,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
 
         _blocks = [.. blocks];
         _nextBlockSeq = maxBlockSeq + 1;
-        RecoverLatestFromBlocks();
+        RecoverLatestFromBlocks(quarantined);
 
         // 3. WAL
         walSegments.Sort((a, b) => a.Seq.CompareTo(b.Seq));
@@ -298,6 +299,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         public int Length;
         public PointBatch? Batch;
         public bool[]? Accepted;
+        public int AcceptedCount;
         public TaskCompletionSource? Done;
     }
 
@@ -312,76 +314,13 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             return ValueTask.FromResult(new WriteResult(0, 0, null));
         }
 
-        int count = Volatile.Read(ref _seriesCount);
-        SeriesState[] series = Volatile.Read(ref _series);
-        long retentionCutoff = _opt.RetentionPeriod is { } rp ? Time.NowNs() - (rp.Ticks * 100) : long.MinValue;
-        ReadOnlySpan<int> ids = batch.SeriesIds;
-        ReadOnlySpan<long> ts = batch.Timestamps;
-        bool[]? mask = null;
-        int rejected = 0;
-        string? reason = null;
-        for (int i = 0; i < n; i++)
-        {
-            int id = ids[i];
-            if ((uint)id >= (uint)count)
-            {
-                ReturnMask(mask);
-                throw new InvalidInputException($"unknown series id {id}", $"batch point {i}");
-            }
-
-            SeriesState s = series[id];
-            if (batch.HasText || s.Kind == ValueKind.String)
-            {
-                CheckText(batch, i, s);
-            }
-
-            long t = ts[i];
-            long max = Volatile.Read(ref s.MaxTs);
-            string? why = null;
-            if (t < max && max > long.MinValue + _windowNs && t < max - _windowNs)
-            {
-                why = "older than the out-of-order window";
-            }
-            else if (t < retentionCutoff)
-            {
-                why = "older than the retention period";
-            }
-
-            if (why is not null)
-            {
-                if (mask is null)
-                {
-                    mask = ArrayPool<bool>.Shared.Rent(n);
-                    mask.AsSpan(0, i).Fill(true);
-                }
-
-                mask[i] = false;
-                rejected++;
-                reason ??= $"series {id} at {t}: {why}";
-            }
-            else if (mask is not null)
-            {
-                mask[i] = true;
-            }
-        }
-
+        byte[] buf = EncodeBatch(batch, out int len, out bool[]? mask, out int rejected, out string? reason);
         int accepted = n - rejected;
         if (accepted == 0)
         {
+            ArrayPool<byte>.Shared.Return(buf);
             ReturnMask(mask);
             return ValueTask.FromResult(new WriteResult(0, rejected, reason));
-        }
-
-        int len;
-        byte[] buf;
-        try
-        {
-            len = WalFormat.EncodePoints(batch, series, mask, accepted, out buf);
-        }
-        catch
-        {
-            ReturnMask(mask);
-            throw;
         }
 
         var item = new WalItem
@@ -390,10 +329,124 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             Length = len,
             Batch = batch,
             Accepted = mask,
+            AcceptedCount = accepted,
             Done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously),
         };
         Enqueue(item);
         return AwaitCommit(item, new WriteResult(accepted, rejected, reason));
+    }
+
+    /// <summary>
+    /// One pass over the batch: validates every point, applies the out-of-order window and retention, and encodes the
+    /// accepted points as a framed WAL points record (see <see cref="WalFormat"/>) into a pooled buffer.
+    /// </summary>
+    private byte[] EncodeBatch(PointBatch batch, out int length, out bool[]? mask, out int rejected, out string? reason)
+    {
+        int n = batch.Count;
+        int count = Volatile.Read(ref _seriesCount);
+        SeriesState[] series = Volatile.Read(ref _series);
+        long retentionCutoff = _opt.RetentionPeriod is { } rp ? Time.NowNs() - (rp.Ticks * 100) : long.MinValue;
+        ReadOnlySpan<int> ids = batch.SeriesIds;
+        ReadOnlySpan<long> ts = batch.Timestamps;
+        ReadOnlySpan<long> vals = batch.Values;
+        bool hasText = batch.HasText;
+        long bound = WalFormat.FrameHeader + 5 + ((long)n * 25);
+        if (hasText)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                bound += (long)(batch.TextAt(i)?.Length ?? 0) * 3;
+            }
+        }
+
+        if (bound > WalFormat.MaxRecordBytes)
+        {
+            throw new InvalidInputException($"batch encodes to more than {WalFormat.MaxRecordBytes} bytes; split it", nameof(batch));
+        }
+
+        byte[] buf = ArrayPool<byte>.Shared.Rent((int)bound);
+        mask = null;
+        rejected = 0;
+        reason = null;
+        try
+        {
+            ref byte p = ref MemoryMarshal.GetArrayDataReference(buf);
+            int pos = WalFormat.FrameHeader;
+            buf[pos] = WalFormat.TypePoints;
+            pos += 5; // type, then the point count (fixed 4 bytes, written at the end)
+            long prevTs = 0;
+            long window = _windowNs;
+            for (int i = 0; i < n; i++)
+            {
+                int id = ids[i];
+                if ((uint)id >= (uint)count)
+                {
+                    throw new InvalidInputException($"unknown series id {id}", $"batch point {i}");
+                }
+
+                SeriesState s = series[id];
+                ValueKind kind = s.Kind;
+                if (hasText || kind == ValueKind.String)
+                {
+                    CheckText(batch, i, s);
+                }
+
+                long t = ts[i];
+                long max = Volatile.Read(ref s.MaxTs);
+                if ((t < max && max > long.MinValue + window && t < max - window) || t < retentionCutoff)
+                {
+                    if (mask is null)
+                    {
+                        mask = ArrayPool<bool>.Shared.Rent(n);
+                        mask.AsSpan(0, i).Fill(true);
+                    }
+
+                    mask[i] = false;
+                    rejected++;
+                    reason ??= $"series {id} at {t}: " + (t < retentionCutoff ? "older than the retention period" : "older than the out-of-order window");
+                    continue;
+                }
+
+                if (mask is not null)
+                {
+                    mask[i] = true;
+                }
+
+                pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), (uint)id);
+                pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), Varint.ZigZag(unchecked(t - prevTs)));
+                prevTs = t;
+                switch (kind)
+                {
+                    case ValueKind.Float64:
+                        Unsafe.WriteUnaligned(ref Unsafe.Add(ref p, pos), BitConverter.IsLittleEndian ? vals[i] : BinaryPrimitives.ReverseEndianness(vals[i]));
+                        pos += 8;
+                        break;
+                    case ValueKind.Int64:
+                        pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), Varint.ZigZag(vals[i]));
+                        break;
+                    case ValueKind.Bool:
+                        Unsafe.Add(ref p, pos++) = vals[i] != 0 ? (byte)1 : (byte)0;
+                        break;
+                    default:
+                        string text = batch.TextAt(i)!;
+                        int tlen = Encoding.UTF8.GetByteCount(text);
+                        pos += WalFormat.WriteVarint(ref Unsafe.Add(ref p, pos), (uint)tlen);
+                        pos += Encoding.UTF8.GetBytes(text, buf.AsSpan(pos));
+                        break;
+                }
+            }
+
+            BinaryPrimitives.WriteInt32LittleEndian(buf.AsSpan(WalFormat.FrameHeader + 1), n - rejected);
+            WalFormat.Frame(buf, pos - WalFormat.FrameHeader);
+            length = pos;
+            return buf;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+            ReturnMask(mask);
+            throw;
+        }
     }
 
     private static async ValueTask<WriteResult> AwaitCommit(WalItem item, WriteResult result)
@@ -449,41 +502,53 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
     }
 
-    /// <summary>The group-commit loop: take everything queued, one gathered write, one fsync, apply, acknowledge.</summary>
+    /// <summary>
+    /// The group-commit loop: take everything queued, one gathered write, one fsync; then apply the group to the head on
+    /// another thread while the next group is written and fsynced, and acknowledge a group once it is applied. Groups
+    /// are applied strictly in WAL order (apply N+1 starts after apply N ends), and a seal waits for the pending apply
+    /// under the commit lock, so a sealed head always holds exactly the records of the segments it covers.
+    /// </summary>
     private void WalLoop()
     {
         var records = new List<(byte[], int)>();
         while (true)
         {
-            List<WalItem> group;
+            List<WalItem>? group = null;
             lock (_queueLock)
             {
-                while (_queue.Count == 0 && !_stopping)
+                if (_queue.Count == 0 && _pendingGroup is null)
                 {
-                    Monitor.Wait(_queueLock);
+                    while (_queue.Count == 0 && !_stopping)
+                    {
+                        Monitor.Wait(_queueLock);
+                    }
+
+                    if (_queue.Count == 0)
+                    {
+                        return;
+                    }
                 }
 
-                if (_queue.Count == 0)
+                if (_queue.Count > 0)
                 {
-                    return;
+                    group = _queue;
+                    _queue = [];
                 }
-
-                group = _queue;
-                _queue = _spare;
-                _spare = group;
             }
 
+            List<WalItem>? finished = null;
+            Exception? finishedError = null;
             Exception? error = _crashed ? new TransientException("store crashed (test hook); write not durable") : _fault;
-            if (error is null)
+            lock (_commitLock)
             {
-                records.Clear();
-                foreach (WalItem it in group)
+                if (group is not null && error is null)
                 {
-                    records.Add((it.Buffer, it.Length));
-                }
+                    records.Clear();
+                    foreach (WalItem it in group)
+                    {
+                        records.Add((it.Buffer, it.Length));
+                    }
 
-                lock (_commitLock)
-                {
                     try
                     {
                         _wal.Append(records);
@@ -493,49 +558,44 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                         error = new TransientException("WAL write failed; the store no longer accepts writes", ex);
                         _fault = error;
                     }
+                }
 
-                    if (error is null)
+                // the previous group was being applied during this write and fsync
+                WaitPendingApply();
+                finished = _pendingGroup;
+                finishedError = _pendingGroupError;
+                _pendingGroup = null;
+                _pendingGroupError = null;
+                if (group is not null && error is null)
+                {
+                    List<WalItem> g = group;
+                    _pendingGroup = g;
+                    _pendingApply = Task.Run(() => ApplyCommitted(g));
+                    group = null;
+                    if (_wal.ShouldRotate)
                     {
-                        lock (_headLock)
+                        try
                         {
-                            foreach (WalItem it in group)
-                            {
-                                if (it.Batch is not null)
-                                {
-                                    Apply(_head, it.Batch, it.Accepted);
-                                }
-                            }
+                            _wal.Rotate();
                         }
-
-                        if (_wal.ShouldRotate)
+                        catch (Exception ex)
                         {
-                            try
-                            {
-                                _wal.Rotate();
-                            }
-                            catch (Exception ex)
-                            {
-                                _fault = new TransientException("WAL segment rotation failed", ex);
-                            }
+                            _fault = new TransientException("WAL segment rotation failed", ex);
                         }
                     }
                 }
             }
 
-            foreach (WalItem it in group)
+            if (finished is not null)
             {
-                ArrayPool<byte>.Shared.Return(it.Buffer);
-                if (error is null)
-                {
-                    it.Done?.TrySetResult();
-                }
-                else
-                {
-                    it.Done?.TrySetException(error);
-                }
+                Complete(finished, finishedError);
             }
 
-            group.Clear();
+            if (group is not null)
+            {
+                Complete(group, error);
+            }
+
             if (_head.PointCount >= _opt.MaxHeadPoints)
             {
                 SignalMaintenance();
@@ -543,23 +603,114 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
     }
 
-    private void Apply(Head head, PointBatch batch, bool[]? mask)
+    private List<WalItem>? _pendingGroup; // written and fsynced, being applied; guarded by _commitLock
+    private Task<TransientException?>? _pendingApply;
+
+    private TransientException? ApplyCommitted(List<WalItem> group)
+    {
+        try
+        {
+            lock (_headLock)
+            {
+                ApplyGroup(_head, group);
+            }
+
+            return null;
+        }
+        catch (Exception ex)
+        {
+            var error = new TransientException("applying committed points to the head failed; reopen the store", ex);
+            _fault = error;
+            return error;
+        }
+    }
+
+    /// <summary>Waits for the apply in flight, if any, keeping its outcome for the writer thread. Caller holds
+    /// <see cref="_commitLock"/>.</summary>
+    private void WaitPendingApply()
+    {
+        Task<TransientException?>? t = _pendingApply;
+        _pendingApply = null;
+        if (t is not null)
+        {
+            _pendingGroupError = t.GetAwaiter().GetResult();
+        }
+    }
+
+    private TransientException? _pendingGroupError;
+
+    private static void Complete(List<WalItem> group, Exception? error)
+    {
+        foreach (WalItem it in group)
+        {
+            ArrayPool<byte>.Shared.Return(it.Buffer);
+            if (error is null)
+            {
+                it.Done?.TrySetResult();
+            }
+            else
+            {
+                it.Done?.TrySetException(error);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Applies a committed group to the head in WAL order. Large groups are applied by one task per stripe of series
+    /// ids, so each series still sees its points in WAL order and each latest-value seqlock keeps a single writer.
+    /// </summary>
+    private void ApplyGroup(Head head, List<WalItem> group)
+    {
+        head.EnsureSlots(Volatile.Read(ref _seriesCount));
+        long total = 0;
+        foreach (WalItem it in group)
+        {
+            total += it.Batch is null ? 0 : it.AcceptedCount;
+        }
+
+        if (total >= ParallelApplyPoints && ApplyStripes > 1)
+        {
+            Parallel.For(0, ApplyStripes, stripe => ApplyStripe(head, group, stripe, ApplyStripes - 1));
+        }
+        else
+        {
+            ApplyStripe(head, group, 0, 0);
+        }
+
+        head.AddPoints(total);
+    }
+
+    private const int ParallelApplyPoints = 16_384;
+    private static readonly int ApplyStripes = Environment.ProcessorCount >= 4 ? 4 : Environment.ProcessorCount >= 2 ? 2 : 1;
+
+    private void ApplyStripe(Head head, List<WalItem> group, int stripe, int stripeMask)
     {
         SeriesState[] series = Volatile.Read(ref _series);
+        foreach (WalItem it in group)
+        {
+            if (it.Batch is not null)
+            {
+                ApplyBatch(head, series, it.Batch, it.Accepted, stripe, stripeMask);
+            }
+        }
+    }
+
+    private static void ApplyBatch(Head head, SeriesState[] series, PointBatch batch, bool[]? mask, int stripe, int stripeMask)
+    {
         ReadOnlySpan<int> ids = batch.SeriesIds;
         ReadOnlySpan<long> ts = batch.Timestamps;
         ReadOnlySpan<long> vals = batch.Values;
         bool texts = batch.HasText;
         for (int i = 0; i < ids.Length; i++)
         {
-            if (mask is not null && !mask[i])
+            int id = ids[i];
+            if ((id & stripeMask) != stripe || (mask is not null && !mask[i]))
             {
                 continue;
             }
 
-            int id = ids[i];
             string? text = texts ? batch.TextAt(i) : null;
-            head.Append(id, ts[i], vals[i], text);
+            head.Slot(id).Append(ts[i], vals[i], text);
             series[id].OfferLatest(ts[i], vals[i], text);
         }
     }
@@ -705,6 +856,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             int seriesCount;
             lock (_commitLock)
             {
+                WaitPendingApply();
                 if (_fault is not null)
                 {
                     throw _fault;
@@ -721,7 +873,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 {
                     frozen = [.. _frozen, _head];
                     _frozen = frozen;
-                    _head = new Head();
+                    _head = new Head(frozen[^1], Volatile.Read(ref _seriesCount));
                 }
 
                 seriesCount = Volatile.Read(ref _seriesCount);
@@ -755,8 +907,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             {
                 for (int id = 0; id < f.SeriesSlots; id++)
                 {
-                    SeriesHead? h = f.Get(id);
-                    for (int i = 0; h is not null && i < h.Count; i++)
+                    ref SeriesHead h = ref f.Slot(id);
+                    for (int i = 0; i < h.Count; i++)
                     {
                         source.Append(id, h.Ts[i], h.Vals[i], h.Texts?[i]);
                     }
@@ -771,8 +923,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         {
             for (int id = 0; id < source.SeriesSlots; id++)
             {
-                SeriesHead? h = source.Get(id);
-                if (h is null || h.Count == 0)
+                ref SeriesHead h = ref source.Slot(id);
+                if (h.Count == 0)
                 {
                     continue;
                 }
@@ -784,8 +936,10 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                 while (i < run.Count)
                 {
                     long part = FloorDiv(run.Ts[i], _partitionNs);
+                    long partEnd = part >= (long.MaxValue / _partitionNs) - 1 ? long.MaxValue : (part + 1) * _partitionNs;
+                    int limit = (int)Math.Min(run.Count, (long)i + _opt.MaxChunkPoints);
                     int j = i + 1;
-                    while (j < run.Count && j - i < _opt.MaxChunkPoints && FloorDiv(run.Ts[j], _partitionNs) == part)
+                    while (j < limit && run.Ts[j] < partEnd)
                     {
                         j++;
                     }
@@ -1025,7 +1179,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         }
     }
 
-    private void RecoverLatestFromBlocks()
+    private void RecoverLatestFromBlocks(List<QuarantinedFile> quarantined)
     {
         var best = new Dictionary<int, (BlockFile File, int Entry)>();
         foreach (BlockFile bf in _blocks)
@@ -1042,7 +1196,17 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
 
         foreach ((int id, (BlockFile file, int entry)) in best)
         {
-            PointRun r = file.Decode(file.Entries[entry]);
+            PointRun r;
+            try
+            {
+                r = file.Decode(file.Entries[entry]);
+            }
+            catch (InvalidDataException ex)
+            {
+                quarantined.Add(new QuarantinedFile(file.Path, $"latest value of series {id} unreadable: {ex.Message}"));
+                continue;
+            }
+
             try
             {
                 int last = r.Count - 1;
@@ -1127,8 +1291,13 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
         scratch.Clear();
         try
         {
-            int pos = 1;
-            ulong count = Varint.Read(p, ref pos);
+            if (p.Length < 5)
+            {
+                return "points record shorter than its header";
+            }
+
+            int pos = 5;
+            ulong count = BinaryPrimitives.ReadUInt32LittleEndian(p.Slice(1));
             if (count > (ulong)p.Length)
             {
                 return $"points record declares {count} points in {p.Length} bytes";
@@ -1191,7 +1360,9 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
             return ex.Message;
         }
 
-        Apply(_head, scratch, null);
+        _head.EnsureSlots(_seriesCount);
+        ApplyBatch(_head, _series, scratch, null, 0, 0);
+        _head.AddPoints(scratch.Count);
         points += scratch.Count;
         return null;
     }

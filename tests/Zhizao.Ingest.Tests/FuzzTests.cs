@@ -134,42 +134,4 @@ public class FuzzTests
         Assert.Single(points);
         Assert.Equal("line 1: field 'f': series key is not valid UTF-8", result.FirstError);
     }
-
-    [Fact]
-    public void End_to_end_line_protocol_ingest_throughput_is_printed()
-    {
-        var sb = new StringBuilder();
-        for (int i = 0; i < 20_000; i++)
-        {
-            sb.Append('l').Append(i % 4).Append("-cnc-").Append(i % 50).Append(",site=sz spindle_speed=").Append(1200 + (i % 100)).Append(".5,feed=")
-              .Append(i % 300).Append("i,temp=41.").Append(i % 10).Append(",running=t,load=0.7").Append(i % 9).Append(' ')
-              .Append(1700000000000000000L + i).Append('\n');
-        }
-
-        byte[] body = Encoding.UTF8.GetBytes(sb.ToString());
-        var cache = new SeriesKeyCache(new FakeStore().Resolve);
-        var parser = new LineProtocolParser();
-        var writer = new NullWriter();
-        var result = new IngestResult();
-        parser.Ingest(body, TimestampPrecision.Nanoseconds, 0, cache, ref writer, result);
-        Assert.Equal(100_000, result.PointsAccepted);
-
-        var stopwatch = Stopwatch.StartNew();
-        long points = 0;
-        while (stopwatch.ElapsedMilliseconds < 1000)
-        {
-            result.Clear();
-            parser.Ingest(body, TimestampPrecision.Nanoseconds, 0, cache, ref writer, result);
-            points += result.PointsAccepted;
-        }
-
-        Console.WriteLine($"line protocol parse + series resolve: {points / stopwatch.Elapsed.TotalSeconds / 1e6:F2} M points/s single-threaded");
-    }
-
-    private struct NullWriter : IPointWriter
-    {
-        public long Sum;
-
-        public void Add(int seriesId, long timestampNs, TagValue value) => Sum += seriesId + value.Bits;
-    }
 }

@@ -160,4 +160,18 @@ public class SeriesKeyCacheTests
         Assert.Equal("l1-cnc-01/spindle_speed", store.KeyOf(points[2].Id));
         Assert.Equal(1300.0, points[2].V.AsDouble);
     }
+
+    [Fact]
+    public void A_conflict_in_a_later_field_writes_none_of_the_line()
+    {
+        var store = new FakeStore();
+        store.Series["m/b"] = (1, ValueKind.Bool);
+        var cache = new SeriesKeyCache(store.Resolve);
+        var points = new List<(int Id, long T, TagValue V)>();
+        var writer = new ListWriter(points);
+        IngestResult result = new LineProtocolParser().Ingest("m a=1,b=2,c=3 5"u8, TimestampPrecision.Nanoseconds, 0, cache, ref writer);
+        Assert.Empty(points);
+        Assert.Equal((0, 1), (result.Accepted, result.Rejected));
+        Assert.StartsWith("line 1: field 'b': series 'm/b' exists as Bool", result.FirstError);
+    }
 }

@@ -52,7 +52,7 @@ public class FaultTests
     public void Bearing_wear_raises_vibration_after_onset_before_failure()
     {
         var f = VirtualFactory.CreateDefault(25, Monday);
-        long step = 10 * Second;
+        long step = 30 * Second;
         var series = Collect(f, Monday, Monday + (6 * Day), step, k => k.EndsWith("/vibration_rms", StringComparison.Ordinal) || k.EndsWith("/state", StringComparison.Ordinal));
         GroundTruthEvent[] failures = [.. f.GroundTruth.Where(e => e.Kind == FaultKind.BearingWear && e.FailureNs is not null)];
         Assert.NotEmpty(failures);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using Zhizao.Core;
 using static Zhizao.Simulator.Tests.SimHelpers;
 
@@ -98,6 +100,48 @@ public class LineProtocolTests
             Assert.Equal(f.Machines[i].Tags.Count, parts[1].Split(',').Length);
             Assert.Equal(f.StartNs.ToString(CultureInfo.InvariantCulture), parts[2]);
             Assert.Contains("state=", parts[1]);
+        }
+    }
+
+    [Fact]
+    public void Utf8_renderer_writes_the_same_text_as_the_string_renderer()
+    {
+        var f = VirtualFactory.CreateDefault(2, Monday + (9 * Hour));
+        var samples = new List<Sample>();
+        for (int i = 0; i < 30; i++)
+        {
+            f.Step(f.StartNs + (i * Second), samples);
+        }
+
+        samples.Add(new Sample("héllo wörld,x/clé=1", 7, TagValue.FromString("naïve \"q\" \\")));
+        samples.Add(new Sample("héllo wörld,x/b", 7, TagValue.FromBool(false)));
+        samples.Add(new Sample("n/nan", 8, TagValue.FromDouble(double.NaN)));
+        var writer = new ArrayBufferWriter<byte>(16); // tiny, to exercise growth
+        int lines = LineProtocol.RenderUtf8(samples, writer);
+        Assert.Equal(LineProtocol.Render(samples), Encoding.UTF8.GetString(writer.WrittenSpan));
+        Assert.Equal((30 * f.Machines.Count) + 1, lines);
+    }
+
+    [Fact]
+    public void Floats_are_written_exactly_as_shortest_round_trip_R_format()
+    {
+        var rng = new SimRandom(7);
+        var values = new List<double> { 0, -0.0, 1e-4, 1e-5, 0.1, 99999999999999.9, 123456789012345.6, 1e15, 1e16, -1e22, 5e-324, 0.30000000000000004 };
+        for (int i = 0; i < 20_000; i++)
+        {
+            double scale = Math.Pow(10, (int)(rng.NextDouble() * 5));
+            values.Add(Math.Round(rng.Uniform(-1e6, 1e6) * scale) / scale);
+            values.Add(rng.Uniform(-1000, 1000));
+            values.Add(Math.Round(rng.Uniform(-1, 1) * 1e4) / 1e4 * Math.Pow(10, (int)(rng.NextDouble() * 16)));
+        }
+
+        foreach (double v in values)
+        {
+            string expected = $"m v={v.ToString("R", CultureInfo.InvariantCulture)} 1\n";
+            Assert.Equal(expected, LineProtocol.Render([new Sample("m/v", 1, TagValue.FromDouble(v))]));
+            var w = new ArrayBufferWriter<byte>();
+            LineProtocol.RenderUtf8([new Sample("m/v", 1, TagValue.FromDouble(v))], w);
+            Assert.Equal(expected, Encoding.UTF8.GetString(w.WrittenSpan));
         }
     }
 }

@@ -54,6 +54,19 @@ public class PublisherTests
         string[] lines = first.Body.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length >= 2 * f.Machines.Count, "buffered steps are sent together after the outage");
         Assert.StartsWith("l1-cnc-01 state=", lines[0], StringComparison.Ordinal);
+        Assert.All(lines, l => Assert.Equal(0, long.Parse(l[(l.LastIndexOf(' ') + 1)..]) % 10_000_000)); // on the 10 ms grid
+    }
+
+    [Fact]
+    public async Task A_hung_server_times_out_and_counts_as_a_failure()
+    {
+        var f = VirtualFactory.CreateDefault(1, Monday);
+        var publisher = new LineProtocolPublisher(f, new HttpClient(new FakeServer(failFirst: 0) { Hang = true }), new LineProtocolPublisherOptions
+        {
+            RequestTimeout = TimeSpan.FromMilliseconds(50),
+        });
+        Assert.False(await publisher.TryPostAsync("m v=1 1\n"));
+        Assert.Equal(1, publisher.FailedAttempts);
     }
 
     [Fact]
@@ -74,12 +87,18 @@ public class PublisherTests
         public ConcurrentQueue<Received> Requests { get; } = new();
         public TaskCompletionSource<int> Delivered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public bool Throw { get; init; }
+        public bool Hang { get; init; }
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             if (Throw)
             {
                 throw new HttpRequestException("connection refused");
+            }
+
+            if (Hang)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
             }
 
             byte[] raw = await request.Content!.ReadAsByteArrayAsync(cancellationToken);

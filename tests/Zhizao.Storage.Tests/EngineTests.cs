@@ -214,6 +214,34 @@ public class EngineTests
     }
 
     [Fact]
+    public async Task Extreme_timestamps_are_stored_read_and_aggregated()
+    {
+        using var dir = new TempDir();
+        using var store = TimeSeriesEngine.Open(dir.Path, T.Quiet() with { OutOfOrderWindow = TimeSpan.MaxValue / 2 });
+        SeriesInfo s = store.GetOrCreateSeries("x", ValueKind.Int64);
+        long[] times = [long.MinValue, long.MinValue + 5, -1, 0, long.MaxValue - 1, long.MaxValue];
+        var b = new PointBatch();
+        foreach (long t in times)
+        {
+            b.Add(s.Id, t, t);
+        }
+
+        Assert.Equal(times.Length, (await store.WriteAsync(b)).Accepted);
+        foreach (bool sealedFirst in new[] { false, true })
+        {
+            if (sealedFirst)
+            {
+                store.Flush();
+            }
+
+            Assert.Equal(times[..^1], store.ReadRange(s.Id, long.MinValue, long.MaxValue).Select(p => p.TimestampNs));
+            IReadOnlyList<AggregateBucket> buckets = store.Aggregate(s.Id, long.MinValue, long.MaxValue, T.S);
+            Assert.Equal([2, 1, 1, 1], buckets.Select(x => x.Count));
+            Assert.Equal(5, store.Aggregate(s.Id, long.MinValue, long.MaxValue, long.MaxValue).Sum(x => x.Count));
+        }
+    }
+
+    [Fact]
     public void Aggregating_a_string_series_is_invalid_input()
     {
         using var dir = new TempDir();
@@ -359,16 +387,18 @@ public class EngineTests
             var b = new PointBatch(1000);
             for (int round = 0; round < 40; round++)
             {
+                // batches of 1,000 and 20,000 points: small groups apply inline, large ones in parallel stripes
+                int size = round % 8 == 0 ? 20_000 : 1000;
                 b.Clear();
-                for (int i = 0; i < 1000; i++)
+                for (int i = 0; i < size; i++)
                 {
                     int k = i % Series;
-                    long seq = (round * 1000L) + i;
+                    long seq = (round * 100_000L) + i;
                     b.Add(k, T.Base + (((seq * 4) + w) * 1000), seq);
                 }
 
                 WriteResult r = await store.WriteAsync(b);
-                Assert.Equal(1000, r.Accepted);
+                Assert.Equal(size, r.Accepted);
             }
         }))];
         await Task.WhenAll(writers);
@@ -381,8 +411,9 @@ public class EngineTests
             total += store.ReadRange(k, 0, long.MaxValue).Count;
         }
 
-        Assert.Equal(4 * 40 * 1000, total);
+        const int Expected = 4 * ((35 * 1000) + (5 * 20_000));
+        Assert.Equal(Expected, total);
         store.Flush();
-        Assert.Equal(4 * 40 * 1000, store.GetStats().PointsInBlocks);
+        Assert.Equal(Expected, store.GetStats().PointsInBlocks);
     }
 }

@@ -116,7 +116,7 @@ internal sealed class AirCompressor : Machine
         PowerKw = Math.Max(0, power + (0.2 * Noise.Gaussian()));
         double pf = State == MachineState.Running ? 0.88 : 0.55;
         double current = State == MachineState.Down ? 0 : PowerKw * 1000 / (Math.Sqrt(3) * 400 * pf * 0.95);
-        double vib = State == MachineState.Down ? 0.05 : (State == MachineState.Running ? 1.9 : 1.2) + (8 * Math.Pow(bearing, 1.5));
+        double vib = State == MachineState.Down ? 0.05 : (State == MachineState.Running ? 1.9 : 1.2) + (8 * (bearing * Math.Sqrt(bearing)));
 
         Values[DischargePressure] = _pressure + (0.004 * Noise.Gaussian());
         Values[DischargeTemp] = _dischargeTemp + (0.05 * Noise.Gaussian());

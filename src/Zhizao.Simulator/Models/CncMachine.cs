@@ -12,7 +12,7 @@ internal sealed class CncMachine : Machine
     [
         .. Common(producer: true, maxPowerKw: 60),
         F("spindle_speed", "rpm", 0, 24000, 0, "Spindle speed"),
-        F("spindle_load", "%", 0, 150, 1, "Spindle load, % of rated torque"),
+        F("spindle_load", "%", 0, 150, 0, "Spindle load, % of rated torque"),
         F("vibration_rms", "mm/s", 0, 50, 2, "Spindle housing vibration velocity RMS (ISO 10816)"),
         F("coolant_temp", "°C", 0, 80, 1, "Coolant tank temperature"),
         F("tool_wear", "%", 0, 150, 1, "Estimated wear of the active tool, % of tool life"),
@@ -99,7 +99,7 @@ internal sealed class CncMachine : Machine
         PowerKw = Math.Max(0, aux + spindleKw + (0.05 * Noise.Gaussian()));
 
         double vib = spinning ? 0.45 + (_speed / 24000 * 1.3) : 0.12;
-        vib += (spinning ? 1.0 : 0.15) * ((7.5 * Math.Pow(bearing, 1.5)) + (1.2 * tool) + (0.4 * Math.Pow(_toolWear / 100, 3)));
+        vib += (spinning ? 1.0 : 0.15) * ((7.5 * (bearing * Math.Sqrt(bearing))) + (1.2 * tool) + (0.4 * Math.Pow(_toolWear / 100, 3)));
         vib += 0.03 * Math.Abs(Noise.Gaussian());
 
         double ambient = Ambient(t);

@@ -60,7 +60,7 @@ internal sealed class Conveyor : Machine
         double moving = _speed / _nominalSpeed;
         double current = moving > 0 ? (1.8 + (1.6 * moving * (1 + _loadWalk)) + (2.0 * bearing) + (1.8 * fouling)) : 0;
         PowerKw = Math.Max(0, (Math.Sqrt(3) * 400 * current * 0.78 / 1000) + 0.05 + (moving > 0 ? 0.01 * Noise.Gaussian() : 0));
-        double vib = moving > 0 ? 0.7 + (0.3 * moving) + (6 * Math.Pow(bearing, 1.5)) : 0.04;
+        double vib = moving > 0 ? 0.7 + (0.3 * moving) + (6 * (bearing * Math.Sqrt(bearing))) : 0.04;
 
         Values[BeltSpeed] = _speed;
         Values[MotorCurrent] = current + (moving > 0 ? 0.03 * Noise.Gaussian() : 0);

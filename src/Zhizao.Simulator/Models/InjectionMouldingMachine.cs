@@ -15,7 +15,7 @@ internal sealed class InjectionMouldingMachine : Machine
         F("barrel_temp_zone2", "°C", 0, 400, 1, "Barrel temperature, compression zone"),
         F("barrel_temp_zone3", "°C", 0, 400, 1, "Barrel temperature, metering zone / nozzle"),
         F("mould_temp", "°C", 0, 150, 1, "Mould temperature"),
-        F("injection_pressure", "bar", 0, 2500, 1, "Hydraulic injection pressure (specific)"),
+        F("injection_pressure", "bar", 0, 2500, 0, "Hydraulic injection pressure (specific)"),
         F("clamp_force", "kN", 0, 5000, 0, "Clamp force"),
         F("cycle_time", "s", 0, 120, 2, "Duration of the last completed cycle"),
     ];

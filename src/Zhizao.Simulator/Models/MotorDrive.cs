@@ -65,7 +65,7 @@ internal sealed class MotorDrive : Machine
         double ambient = Ambient(t);
         double rise = (70 * Math.Pow(current / ratedCurrent, 2) * (1 + (0.6 * fouling))) + (8 * bearing);
         _windingTemp = Lag(_windingTemp, ambient + rise, dt, 1500);
-        double vib = _speed > 0 ? 0.8 + (0.5 * n) + (7 * Math.Pow(bearing, 1.5)) : 0.03;
+        double vib = _speed > 0 ? 0.8 + (0.5 * n) + (7 * (bearing * Math.Sqrt(bearing))) : 0.03;
 
         Values[Speed] = _speed;
         Values[Torque] = torque;

@@ -24,6 +24,8 @@ internal sealed class Oven : Machine
     internal static readonly EquipmentType Definition = Build(
         "oven", "Industrial oven / furnace", "Continuous electric furnace, three PID-controlled zones", TagList);
 
+    private static readonly double[] ZoneLoad = [2.0, 1.0, 0.5]; // the entry zone heats the cold trays
+    private static readonly double[] ZoneTau = [0.85, 1.0, 1.15];
     private readonly double _setpoint, _zoneKw, _tau, _gainK, _kp, _ki, _trayS, _fanKw;
     private readonly double[] _temp = new double[3];
     private readonly double[] _integral = new double[3];
@@ -76,14 +78,20 @@ internal sealed class Oven : Machine
                 double u = 0;
                 if (powered)
                 {
-                    _integral[i] = Math.Clamp(_integral[i] + (_ki * e * h), 0, 1);
+                    // conditional integration (anti-windup): do not integrate further into saturation
+                    double raw = (_kp * e) + _integral[i];
+                    if (!((raw >= 1 && e > 0) || (raw <= 0 && e < 0)))
+                    {
+                        _integral[i] = Math.Clamp(_integral[i] + (_ki * e * h), 0, 1);
+                    }
+
                     u = Math.Clamp((_kp * e) + _integral[i], 0, 1);
                 }
 
                 _duty[i] = u;
                 double efficiency = i == 1 ? 1 - (0.4 * heater) : 1;
-                double steady = ambient + (_gainK * ((u * efficiency) - load));
-                _temp[i] = Lag(_temp[i], steady, h, _tau);
+                double steady = ambient + (_gainK * ((u * efficiency) - (load * ZoneLoad[i])));
+                _temp[i] = Lag(_temp[i], steady, h, _tau * ZoneTau[i]);
             }
         }
 

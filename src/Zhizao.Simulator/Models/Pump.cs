@@ -71,7 +71,7 @@ internal sealed class Pump : Machine
 
         double ambient = Ambient(t);
         _bearingTemp = Lag(_bearingTemp, running ? ambient + 20 + (30 * bearing) : ambient + 1, dt, 1200);
-        double vib = running ? 1.1 + (0.4 * _flow / Math.Max(1, q)) + (9 * Math.Pow(bearing, 1.5)) : 0.05;
+        double vib = running ? 1.1 + (0.4 * _flow / Math.Max(1, q)) + (9 * (bearing * Math.Sqrt(bearing))) : 0.05;
 
         Values[Flow] = _flow + (running ? 0.15 * Noise.Gaussian() : 0);
         Values[DischargePressure] = pressure + (0.5 * Severity(FaultKind.SensorDrift)) + (0.003 * Noise.Gaussian());

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Zhizao.Storage.Engine;
 
@@ -310,6 +311,49 @@ internal ref struct BitReader
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool ReadBit() => Read(1) != 0;
+
+    /// <summary>Reads <paramref name="dst"/>.Length values of <paramref name="width"/> bits (1..64) each.</summary>
+    public void ReadMany(int width, Span<long> dst)
+    {
+        if (_bitPos + ((long)width * dst.Length) > (long)_src.Length * 8)
+        {
+            ThrowEnd();
+        }
+
+        int k = 0;
+        if (width <= 57)
+        {
+            // one unaligned 8-byte load per value: bounds were checked once above
+            ref byte b0 = ref MemoryMarshal.GetReference(_src);
+            long pos = _bitPos;
+            int shift = 64 - width;
+            int lastSafe = _src.Length - 8;
+            for (; k < dst.Length; k++)
+            {
+                int byteIndex = (int)(pos >> 3);
+                if (byteIndex > lastSafe)
+                {
+                    break;
+                }
+
+                ulong word = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref b0, byteIndex));
+                if (BitConverter.IsLittleEndian)
+                {
+                    word = BinaryPrimitives.ReverseEndianness(word);
+                }
+
+                dst[k] = (long)((word << (int)(pos & 7)) >> shift);
+                pos += width;
+            }
+
+            _bitPos = pos;
+        }
+
+        for (; k < dst.Length; k++)
+        {
+            dst[k] = (long)Read(width);
+        }
+    }
 
     private static void ThrowEnd() => throw new InvalidDataException("bit stream ends before its declared content");
 }

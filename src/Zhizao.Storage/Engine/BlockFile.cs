@@ -350,17 +350,22 @@ internal sealed class BlockFile : IDisposable
                 double min = double.PositiveInfinity;
                 double max = double.NegativeInfinity;
                 double sum = 0;
-                double mean = 0;
-                double m2 = 0;
+                bool isFloat = kind == ValueKind.Float64;
                 for (int i = 0; i < vals.Length; i++)
                 {
-                    double x = ValueOps.AsDouble(kind, vals[i]);
+                    double x = isFloat ? BitConverter.Int64BitsToDouble(vals[i]) : vals[i];
                     min = Math.Min(min, x);
                     max = Math.Max(max, x);
                     sum += x;
-                    double d = x - mean;
-                    mean += d / (i + 1);
-                    m2 += d * (x - mean);
+                }
+
+                // second pass for the sum of squared deviations: exact enough and free of per-point divisions
+                double mean = sum / vals.Length;
+                double m2 = 0;
+                for (int i = 0; i < vals.Length; i++)
+                {
+                    double d = (isFloat ? BitConverter.Int64BitsToDouble(vals[i]) : vals[i]) - mean;
+                    m2 += d * d;
                 }
 
                 e.Min = min;

@@ -117,9 +117,9 @@ internal static class IntCodec
 
             long min = Varint.UnZigZag(r.Read(minBits));
             Span<long> g = dst.Slice(i, len);
-            if (delta)
+            if (width == 0)
             {
-                if (width == 0)
+                if (delta)
                 {
                     for (int k = 0; k < g.Length; k++)
                     {
@@ -129,22 +129,26 @@ internal static class IntCodec
                 }
                 else
                 {
-                    for (int k = 0; k < g.Length; k++)
-                    {
-                        prev = unchecked(prev + min + (long)r.Read(width));
-                        g[k] = prev;
-                    }
+                    g.Fill(min);
                 }
-            }
-            else if (width == 0)
-            {
-                g.Fill(min);
             }
             else
             {
-                for (int k = 0; k < g.Length; k++)
+                r.ReadMany(width, g);
+                if (delta)
                 {
-                    g[k] = unchecked(min + (long)r.Read(width));
+                    for (int k = 0; k < g.Length; k++)
+                    {
+                        prev = unchecked(prev + min + g[k]);
+                        g[k] = prev;
+                    }
+                }
+                else
+                {
+                    for (int k = 0; k < g.Length; k++)
+                    {
+                        g[k] = unchecked(min + g[k]);
+                    }
                 }
             }
 

@@ -212,6 +212,7 @@ internal struct ReadVisitor : IPointVisitor
 
     public bool OnRun(ReadOnlySpan<long> ts, ReadOnlySpan<long> vals, ReadOnlySpan<string?> texts)
     {
+        Out.EnsureCapacity((int)Math.Min(Limit, (long)Out.Count + ts.Length));
         for (int i = 0; i < ts.Length; i++)
         {
             if (Out.Count >= Limit)
@@ -320,7 +321,7 @@ internal struct AggregateVisitor : IPointVisitor
         while (i < ts.Length)
         {
             long b = BucketOf(ts[i]);
-            long end = b + BucketNs;
+            ulong width = (ulong)BucketNs;
             double k = isFloat ? BitConverter.Int64BitsToDouble(vals[i]) : vals[i];
             if (!_has || b != _start)
             {
@@ -334,7 +335,8 @@ internal struct AggregateVisitor : IPointVisitor
             double max = double.NegativeInfinity;
             double x = k;
             int j = i;
-            for (; j < ts.Length && ts[j] < end; j++)
+            // unsigned distance from the bucket start: exact even where b + BucketNs would overflow
+            for (; j < ts.Length && (ulong)unchecked(ts[j] - b) < width; j++)
             {
                 x = isFloat ? BitConverter.Int64BitsToDouble(vals[j]) : vals[j];
                 double d = x - k;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using Zhizao.Core;
@@ -9,7 +10,7 @@ namespace Zhizao.Storage.Engine;
 /// <summary>
 /// WAL and catalog record framing: [u32 payload length][u32 CRC32C of payload][payload]. Payload byte 0 is the type.
 /// Series: id (varint), kind (byte), key (UTF-8, rest of payload).
-/// Points: count (varint), then per point: series id (varint), timestamp as zigzag varint delta from the previous point
+/// Points: count (u32 LE), then per point: series id (varint), timestamp as zigzag varint delta from the previous point
 /// of the record (the first from 0), value: Float64 8 bytes LE, Int64 zigzag varint, Bool 1 byte, String varint
 /// length + UTF-8.
 /// </summary>
@@ -36,76 +37,21 @@ internal static class WalFormat
         return FrameHeader + n;
     }
 
-    /// <summary>
-    /// Encodes the accepted points of a batch (all when <paramref name="accepted"/> is null), framed, into a pooled buffer.
-    /// </summary>
-    public static int EncodePoints(PointBatch batch, SeriesState[] series, bool[]? accepted, int acceptedCount, out byte[] buffer)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int WriteVarint(ref byte dst, ulong v)
     {
-        ReadOnlySpan<int> ids = batch.SeriesIds;
-        ReadOnlySpan<long> ts = batch.Timestamps;
-        ReadOnlySpan<long> vals = batch.Values;
-        long bound = FrameHeader + 1 + 10 + ((long)acceptedCount * 25);
-        if (batch.HasText)
+        int i = 0;
+        while (v >= 0x80)
         {
-            for (int i = 0; i < ids.Length; i++)
-            {
-                string? t = batch.TextAt(i);
-                if (t is not null)
-                {
-                    bound += (long)t.Length * 3;
-                }
-            }
+            Unsafe.Add(ref dst, i++) = (byte)(v | 0x80);
+            v >>= 7;
         }
 
-        if (bound > MaxRecordBytes)
-        {
-            throw new InvalidInputException($"batch encodes to more than {MaxRecordBytes} bytes; split it", nameof(batch));
-        }
-
-        buffer = ArrayPool<byte>.Shared.Rent((int)bound);
-        Span<byte> p = buffer.AsSpan(FrameHeader);
-        int n = 0;
-        p[n++] = TypePoints;
-        n += Varint.Write(p.Slice(n), (ulong)acceptedCount);
-        long prevTs = 0;
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (accepted is not null && !accepted[i])
-            {
-                continue;
-            }
-
-            int id = ids[i];
-            n += Varint.Write(p.Slice(n), (uint)id);
-            long t = ts[i];
-            n += Varint.Write(p.Slice(n), Varint.ZigZag(unchecked(t - prevTs)));
-            prevTs = t;
-            switch (series[id].Kind)
-            {
-                case ValueKind.Float64:
-                    BinaryPrimitives.WriteInt64LittleEndian(p.Slice(n), vals[i]);
-                    n += 8;
-                    break;
-                case ValueKind.Int64:
-                    n += Varint.Write(p.Slice(n), Varint.ZigZag(vals[i]));
-                    break;
-                case ValueKind.Bool:
-                    p[n++] = vals[i] != 0 ? (byte)1 : (byte)0;
-                    break;
-                default:
-                    string s = batch.TextAt(i)!;
-                    int len = Encoding.UTF8.GetByteCount(s);
-                    n += Varint.Write(p.Slice(n), (uint)len);
-                    n += Encoding.UTF8.GetBytes(s, p.Slice(n));
-                    break;
-            }
-        }
-
-        Frame(buffer, n);
-        return FrameHeader + n;
+        Unsafe.Add(ref dst, i++) = (byte)v;
+        return i;
     }
 
-    private static void Frame(byte[] buffer, int payloadLength)
+    public static void Frame(byte[] buffer, int payloadLength)
     {
         BinaryPrimitives.WriteInt32LittleEndian(buffer, payloadLength);
         BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(4), Crc32C.Compute(buffer.AsSpan(FrameHeader, payloadLength)));

@@ -49,6 +49,32 @@ internal static class IngestEndpoints
         .Accepts<string>("text/plain")
         .WithSummary("Write InfluxDB line protocol (v2 API). 204 when all lines are stored; 400 'partial write' lists rejected lines, the others are stored.");
 
+        g.MapPost("/ingest/json", async (HttpContext ctx, IngestService ingest, PlatformOptions options) =>
+        {
+            byte[]? rented = null;
+            try
+            {
+                var (buffer, length, error) = await ReadBodyAsync(ctx, options.MaxBodyBytes);
+                rented = buffer;
+                if (error is not null)
+                {
+                    return error;
+                }
+
+                var outcome = await ingest.WriteJsonAsync(buffer.AsMemory(0, length), ctx.RequestAborted);
+                return Answer(outcome, "item");
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+        })
+        .Accepts<JsonBatchExample>("application/json")
+        .WithSummary("Write a JSON batch: {\"points\":[{\"series\":\"eq/tag\",\"t\":..., \"v\":...} or {\"equipment\":\"eq\",\"t\":...,\"values\":{...}}]}. 204 when all items are stored; 400 lists rejected items by index.");
+
         // InfluxDB 1.x clients post to /write
         app.MapPost("/write", (HttpContext ctx) =>
         {
@@ -155,3 +181,8 @@ internal static class IngestEndpoints
 public sealed record WriteRejection(string Code, string Message, int LinesAccepted, int LinesRejected, int PointsStored, int PointsRefused, List<WriteError> Errors);
 
 public sealed record WriteError(int Line, string Reason);
+
+/// <summary>Shape of the JSON batch body, for the OpenAPI document.</summary>
+public sealed record JsonBatchExample(List<JsonBatchPoint> Points);
+
+public sealed record JsonBatchPoint(string? Series, string? Equipment, object T, object? V, Dictionary<string, object>? Values);

@@ -56,6 +56,7 @@ public static class ModelFormats
         {
             var d = new DeserializerBuilder()
                 .WithNamingConvention(CamelCaseNamingConvention.Instance)
+                .WithTypeMapping<IReadOnlyList<TagDefinition>, List<TagDefinition>>()
                 .Build();
             return d.Deserialize<AssetModelDocument>(text) ?? throw new InvalidInputException("the model document is empty");
         }

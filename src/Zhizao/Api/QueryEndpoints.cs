@@ -88,7 +88,7 @@ internal static class QueryEndpoints
                 keys.AddRange(store.ListSeries(prefix));
             }
 
-            if (series is null && equipment is null && prefix is null)
+            if ((series is null || series.Length == 0) && equipment is null && prefix is null)
             {
                 throw new InvalidInputException("name what to read: ?series=KEY (repeatable), ?equipment=ID or ?prefix=TEXT");
             }

@@ -19,7 +19,7 @@ public static class CliApp
             root.Options.Add(o);
         }
 
-        root.SetAction(serve.Action!);
+        root.Action = serve.Action;
         root.Subcommands.Add(serve);
 
         var server = new Option<string>("--server") { Description = "URL of the running node (env ZHIZAO_URL)", Recursive = true, DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ZHIZAO_URL") ?? PlatformOptions.DefaultUrl };
@@ -52,9 +52,10 @@ public static class CliApp
         var seed = new Option<int>("--demo-seed") { Description = "Virtual factory seed", DefaultValueFactory = _ => 42 };
         var apiToken = new Option<string?>("--api-token") { Description = "Require this token on /api (env Zhizao__ApiToken)" };
         var retention = new Option<string?>("--retention") { Description = "Drop data older than this, e.g. 30d" };
+        var headPoints = new Option<long>("--head-flush-points") { Description = "Seal the in-memory head into compressed blocks at this many points", DefaultValueFactory = _ => 8_000_000 };
         var cmd = new Command("serve", "Run a Zhizao node (REST API, ingest, storage, the virtual factory demo)")
         {
-            urls, dataDir, noDemo, rate, seed, apiToken, retention,
+            urls, dataDir, noDemo, rate, seed, apiToken, retention, headPoints,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -65,6 +66,7 @@ public static class CliApp
                 Demo = !pr.GetValue(noDemo),
                 DemoRateHz = pr.GetValue(rate),
                 DemoSeed = pr.GetValue(seed),
+                HeadFlushPoints = pr.GetValue(headPoints),
                 ApiToken = pr.GetValue(apiToken) ?? Environment.GetEnvironmentVariable("Zhizao__ApiToken"),
                 Retention = pr.GetValue(retention) is { } r ? TimeSpan.FromTicks(TimeParam.ParseDuration(r, "--retention") / 100) : null,
             };

@@ -31,6 +31,9 @@ public sealed class PlatformOptions
     /// <summary>Data older than this is dropped; null keeps everything.</summary>
     public TimeSpan? Retention { get; set; }
 
+    /// <summary>Seal the in-memory head into compressed blocks once it holds this many points (storage tuning).</summary>
+    public long HeadFlushPoints { get; set; } = 8_000_000;
+
     /// <summary>Accept line-protocol measurements that are not registered equipment (e.g. Telegraf's system metrics).</summary>
     public bool AcceptUnregisteredSeries { get; set; } = true;
 }

@@ -34,7 +34,6 @@ public static class ServerHost
         builder.Services.AddSingleton(_ => MetadataStore.Open(Path.Combine(dataDir, "metadata.db")));
         builder.Services.AddSingleton<ITimeSeriesStore>(sp => StoreFactory.Open(Path.Combine(dataDir, "tsdb"), options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Zhizao.Storage")));
         builder.Services.AddSingleton<IngestService>();
-        builder.Services.AddHostedService<RetentionService>();
         if (options.Demo)
         {
             builder.Services.AddHostedService<DemoService>();

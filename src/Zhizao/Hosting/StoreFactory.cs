@@ -10,39 +10,23 @@ internal static partial class StoreFactory
         var engine = TimeSeriesEngine.Open(directory, new StorageOptions
         {
             OutOfOrderWindow = options.OutOfOrderWindow,
+            RetentionPeriod = options.Retention,
+            MaxHeadPoints = options.HeadFlushPoints,
         });
         var report = engine.Recovery;
         LogRecovered(logger, directory, report.ToString());
+        foreach (string problem in report.WalTailDrops.Select(d => $"WAL {d.File}: cut at byte {d.Offset} ({d.BytesDropped} bytes dropped): {d.Reason}")
+            .Concat(report.Quarantined.Select(q => $"quarantined {q.File}: {q.Reason}")))
+        {
+            LogRecoveryProblem(logger, problem);
+        }
+
         return engine;
     }
 
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Storage recovery: {Problem}")]
+    private static partial void LogRecoveryProblem(ILogger logger, string problem);
+
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Storage opened at {Directory}: {Report}")]
     private static partial void LogRecovered(ILogger logger, string directory, string report);
-}
-
-/// <summary>Drops data older than the retention period, once a minute.</summary>
-internal sealed partial class RetentionService(ITimeSeriesStore store, PlatformOptions options, ILogger<RetentionService> logger) : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (options.Retention is not { } keep)
-        {
-            return;
-        }
-
-        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1));
-        do
-        {
-            long cutoff = Core.Time.NowNs() - (keep.Ticks * 100);
-            int removed = store.ApplyRetention(cutoff);
-            if (removed > 0)
-            {
-                LogRetention(logger, removed, Core.Time.ToIso(cutoff));
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
-
-    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Retention removed {Blocks} blocks older than {Cutoff}")]
-    private static partial void LogRetention(ILogger logger, int blocks, string cutoff);
 }

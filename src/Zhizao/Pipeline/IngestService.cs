@@ -53,33 +53,14 @@ public sealed partial class IngestService
         }
     }
 
-    /// <summary>Stores points addressed by series key (JSON, CSV, internal producers).</summary>
-    public async Task<IngestOutcome> WriteSamplesAsync(IReadOnlyList<Sample> samples, CancellationToken ct)
+    /// <summary>Parses and stores a JSON batch (see docs/INGEST.md). Valid items are stored even when others are rejected.</summary>
+    public async Task<IngestOutcome> WriteJsonAsync(ReadOnlyMemory<byte> body, CancellationToken ct)
     {
         var w = Rent();
         try
         {
-            var result = new IngestResult();
-            var cache = Volatile.Read(ref _cache);
-            var key = new byte[SeriesKey.MaxLength * 3];
-            for (int i = 0; i < samples.Count; i++)
-            {
-                var s = samples[i];
-                int n = System.Text.Encoding.UTF8.GetBytes(s.SeriesKey, key);
-                var kind = s.Value.Kind;
-                long bits = s.Value.Bits;
-                if (!cache.TryResolve(key.AsSpan(0, n), ref kind, ref bits, out int id, out string? error, allowFloatToInt: true))
-                {
-                    result.Reject(i, $"point {i} ('{s.SeriesKey}'): {error}");
-                    continue;
-                }
-
-                var value = kind == ValueKind.String ? s.Value : Retype(kind, bits);
-                w.Batch.Add(id, s.TimestampNs, value);
-                result.Accepted++;
-                result.PointsAccepted++;
-            }
-
+            var writer = new BatchWriter(w.Batch);
+            var result = w.Json.Ingest(body.Span, Time.NowNs(), Volatile.Read(ref _cache), ref writer, new IngestResult());
             return await StoreAsync(w.Batch, result, ct);
         }
         finally
@@ -87,13 +68,6 @@ public sealed partial class IngestService
             Return(w);
         }
     }
-
-    private static TagValue Retype(ValueKind kind, long bits) => kind switch
-    {
-        ValueKind.Float64 => TagValue.FromDouble(BitConverter.Int64BitsToDouble(bits)),
-        ValueKind.Int64 => TagValue.FromInt64(bits),
-        _ => TagValue.FromBool(bits != 0),
-    };
 
     private async Task<IngestOutcome> StoreAsync(PointBatch batch, IngestResult result, CancellationToken ct)
     {
@@ -169,6 +143,7 @@ public sealed partial class IngestService
     private sealed class Worker
     {
         public readonly LineProtocolParser Parser = new();
+        public readonly JsonBatchParser Json = new();
         public readonly PointBatch Batch = new(16 * 1024);
     }
 

@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Zhizao.Core;
+using Zhizao.Hosting;
+using Zhizao.Simulator;
+using Zhizao.Storage.Metadata;
+
+namespace Zhizao.Demo;
+
+/// <summary>
+/// The virtual factory demo: registers the plant's asset model, then publishes its signals to this node's own
+/// line-protocol endpoint over HTTP, exactly as real equipment or Telegraf would.
+/// </summary>
+internal sealed partial class DemoService(
+    MetadataStore meta,
+    PlatformOptions options,
+    IHostApplicationLifetime lifetime,
+    IServer server,
+    ILogger<DemoService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!await WaitStartedAsync(stoppingToken))
+        {
+            return;
+        }
+
+        var factory = VirtualFactory.CreateDefault(options.DemoSeed, Time.NowNs());
+        meta.Import(new AssetModelDocument { Types = [.. factory.Types], Assets = [.. factory.Assets] });
+        string self = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? PlatformOptions.DefaultUrl;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var publisher = new LineProtocolPublisher(factory, http, new LineProtocolPublisherOptions
+        {
+            BaseUrl = new Uri(self),
+            Token = options.ApiToken,
+            Interval = TimeSpan.FromSeconds(1 / Math.Clamp(options.DemoRateHz, 0.01, 1000)),
+        }, message => LogPublisher(logger, message));
+        LogStarted(logger, factory.Machines.Count, factory.Types.Count, self);
+        try
+        {
+            await publisher.RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task<bool> WaitStartedAsync(CancellationToken ct)
+    {
+        var started = new TaskCompletionSource();
+        using var reg1 = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        using var reg2 = ct.Register(() => started.TrySetCanceled(ct));
+        try
+        {
+            await started.Task;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Virtual factory: {Machines} machines of {Types} types publishing to {Url}")]
+    private static partial void LogStarted(ILogger logger, int machines, int types, string url);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Virtual factory: {Message}")]
+    private static partial void LogPublisher(ILogger logger, string message);
+}
