@@ -929,8 +929,13 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                     continue;
                 }
 
-                var run = new PointRun { Ts = h.Ts, Vals = h.Vals, Texts = h.Texts, Count = h.Count };
-                run.SortDedupe(); // in place: the frozen head is no longer written
+                // sorted on a copy: readers may still be copying from the frozen head until the blocks are registered
+                var run = PointRun.Rent(h.Count, h.Texts is not null);
+                h.Ts.AsSpan(0, h.Count).CopyTo(run.Ts);
+                h.Vals.AsSpan(0, h.Count).CopyTo(run.Vals);
+                h.Texts?.AsSpan(0, h.Count).CopyTo(run.Texts);
+                run.Count = h.Count;
+                run.SortDedupe();
                 ValueKind kind = series[id].Kind;
                 int i = 0;
                 while (i < run.Count)
@@ -955,8 +960,7 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
                     i = j;
                 }
 
-                // keep the head's view consistent for readers still holding this frozen head
-                h.Count = run.Count;
+                run.Return();
             }
 
             foreach (BlockFile.BlockWriter w in writers.Values)
@@ -1028,6 +1032,8 @@ public sealed class TimeSeriesEngine : ITimeSeriesStore
 
             lock (_commitLock)
             {
+                // no apply may run while latest values are cleared: each latest entry has a single writer
+                WaitPendingApply();
                 lock (_headLock)
                 {
                     _head.DropBefore(cutoffNs);

@@ -294,4 +294,61 @@ public class RecoveryTests
         again.Flush();
         Assert.Equal(300, again.ReadRange(0, 0, long.MaxValue).Count);
     }
+
+    [Fact]
+    public async Task Many_wal_segments_are_replayed_in_order_and_deleted_once_sealed()
+    {
+        using var dir = new TempDir();
+        using (var store = TimeSeriesEngine.Open(dir.Path, T.Quiet() with { WalSegmentBytes = 4096 }))
+        {
+            SeriesInfo s = store.GetOrCreateSeries("a", ValueKind.Float64);
+            for (int k = 0; k < 40; k++)
+            {
+                await store.WriteAsync(Batch(s.Id, k, 50));
+            }
+
+            Assert.True(Directory.GetFiles(dir.Path, "wal-*.log").Length > 5);
+        }
+
+        using (var store = TimeSeriesEngine.Open(dir.Path, T.Quiet() with { WalSegmentBytes = 4096 }))
+        {
+            Assert.True(store.Recovery.IsClean, store.Recovery.ToString());
+            Assert.Equal(2000, store.Recovery.WalPointsReplayed);
+            IReadOnlyList<DataPoint> pts = store.ReadRange(0, 0, long.MaxValue);
+            Assert.Equal(Enumerable.Range(0, 2000).Select(i => (double)i), pts.Select(T.Value));
+            store.Flush();
+            Assert.Single(Directory.GetFiles(dir.Path, "wal-*.log")); // the fresh, empty segment
+            Assert.True(store.GetStats().WalBytes == 0);
+        }
+    }
+
+    [Fact]
+    public async Task Corrupt_series_catalog_is_reported_and_the_data_stays_readable_by_id()
+    {
+        using var dir = new TempDir();
+        using (var store = TimeSeriesEngine.Open(dir.Path, T.Quiet()))
+        {
+            SeriesInfo a = store.GetOrCreateSeries("a", ValueKind.Float64);
+            SeriesInfo b = store.GetOrCreateSeries("b", ValueKind.Int64);
+            await store.WriteAsync(Batch(a.Id, 0, 10));
+            var pb = new PointBatch();
+            pb.Add(b.Id, T.Base, 7L);
+            await store.WriteAsync(pb);
+            store.Flush();
+        }
+
+        string cat = Path.Combine(dir.Path, "series.cat");
+        byte[] bytes = File.ReadAllBytes(cat);
+        bytes[^1] ^= 0x20; // last byte of the key of series "b"
+        File.WriteAllBytes(cat, bytes);
+
+        using var again = TimeSeriesEngine.Open(dir.Path, T.Quiet());
+        Assert.Contains(again.Recovery.Quarantined, q => q.File == cat);
+        Assert.True(again.TryGetSeries("a", out _));
+        SeriesInfo lost = again.GetSeries(1);
+        Assert.Equal(ValueKind.Int64, lost.Kind);
+        Assert.StartsWith("__lost/", lost.Key, StringComparison.Ordinal);
+        Assert.Equal(7L, Assert.Single(again.ReadRange(1, 0, long.MaxValue)).Value.AsInt64);
+        Assert.Equal(10, again.ReadRange(0, 0, long.MaxValue).Count);
+    }
 }

@@ -26,10 +26,6 @@ internal sealed class SeriesState
         MaxTs = long.MinValue;
     }
 
-    // x86/x64 never reorder a store with an earlier store; elsewhere a fence keeps the odd version visible first
-    private static readonly bool StoresAreOrdered =
-        RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86;
-
     public int Id { get; }
     public string Key { get; }
     public ValueKind Kind { get; }
@@ -54,12 +50,9 @@ internal sealed class SeriesState
             return;
         }
 
+        // full fence after the odd version (no field store may move before it), release on the even one
         int v = _version;
-        Volatile.Write(ref _version, v + 1);
-        if (!StoresAreOrdered)
-        {
-            Interlocked.MemoryBarrier();
-        }
+        Interlocked.Exchange(ref _version, v + 1);
 
         _latestTs = ts;
         _latestBits = bits;
