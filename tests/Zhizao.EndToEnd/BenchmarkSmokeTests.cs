@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Zhizao.EndToEnd;
+
+/// <summary>
+/// Benchmarks that cannot rot: both harnesses run in a tiny form on every test run. They assert only that the run
+/// completes and every engine's answers were correct (the harness checks them); figures belong in docs/BENCHMARKS.md.
+/// </summary>
+public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
+{
+    private async Task<(int Code, string Output)> RunBenchAsync(string args)
+    {
+        string config = Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(ZhizaoProcess.ServerDll()))!)!;
+        string dll = Path.Combine(ZhizaoProcess.RepoRoot(), "bench", "Zhizao.Bench", "bin", config, "net10.0", "Zhizao.Bench.dll");
+        var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" {args}") { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await p.WaitForExitAsync(cts.Token);
+        string text = await stdout + await stderr;
+        output.WriteLine(text);
+        return (p.ExitCode, text);
+    }
+
+    [Fact]
+    public async Task Storage_benchmark_runs_against_its_peers_in_smoke_mode()
+    {
+        var (code, text) = await RunBenchAsync("storage --smoke --out " + Path.GetTempPath());
+        Assert.True(code == 0, text);
+        Assert.Contains("Zhizao", text);
+    }
+
+    [Fact]
+    public async Task Http_ingest_benchmark_runs_in_smoke_mode()
+    {
+        var (code, text) = await RunBenchAsync($"http --seconds 2 --connections 2 --machines 100 --server-dll \"{ZhizaoProcess.ServerDll()}\"");
+        Assert.True(code == 0, text);
+        Assert.Contains("points/s", text);
+    }
+}
