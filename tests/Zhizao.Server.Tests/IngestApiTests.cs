@@ -162,6 +162,33 @@ public sealed class IngestApiTests
     }
 
     [Fact]
+    public async Task Json_batch_stores_valid_items_and_lists_bad_ones_by_index()
+    {
+        await using var node = await Node.StartAsync();
+        await AssetApiTests.ImportModelAsync(node.Http);
+        string body = $$$"""
+            {"points":[
+              {"series":"p-01/flow","t":{{{T0}}},"v":5.5},
+              {"equipment":"p-01","t":"2026-01-01T00:00:01Z","values":{"flow":6.5,"state":2}},
+              {"series":"p-01/flow","t":"yesterday","v":1},
+              {"equipment":"p-01","t":{{{T0 + 3}}},"values":{"pressure":1}},
+              {"series":"p-01/state","t":{{{T0 + 4}}},"v":"running"}
+            ]}
+            """;
+        using var resp = await node.Http.PostAsync("api/ingest/json", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, resp.StatusCode);
+        var problem = await resp.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal([2, 3, 4], problem.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt32()));
+        Assert.Contains("unknown tag 'pressure'", problem.GetProperty("errors")[1].GetProperty("reason").GetString());
+        Assert.Equal([5.5, 6.5], (await RawAsync(node.Http, "p-01/flow")).GetProperty("values").EnumerateArray().Select(v => v.GetDouble()));
+
+        using var malformed = await node.Http.PostAsync("api/ingest/json", new StringContent("{\"points\":[{\"series\":", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Contains("malformed JSON", (await malformed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Equal(2, (await RawAsync(node.Http, "p-01/flow")).GetProperty("values").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Query_errors_name_the_parameter()
     {
         await using var node = await Node.StartAsync();

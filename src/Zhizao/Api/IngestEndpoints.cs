@@ -25,53 +25,13 @@ internal static class IngestEndpoints
                 return Problem(400, "invalid", $"precision '{precision}' is not one of ns, us, ms, s");
             }
 
-            byte[]? rented = null;
-            try
-            {
-                var (buffer, length, error) = await ReadBodyAsync(ctx, options.MaxBodyBytes);
-                rented = buffer;
-                if (error is not null)
-                {
-                    return error;
-                }
-
-                var outcome = await ingest.WriteLineProtocolAsync(buffer.AsMemory(0, length), p, ctx.RequestAborted);
-                return Answer(outcome, "line");
-            }
-            finally
-            {
-                if (rented is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(rented);
-                }
-            }
+            return await WithBodyAsync(ctx, options, body => ingest.WriteLineProtocolAsync(body, p, ctx.RequestAborted), "line");
         })
         .Accepts<string>("text/plain")
         .WithSummary("Write InfluxDB line protocol (v2 API). 204 when all lines are stored; 400 'partial write' lists rejected lines, the others are stored.");
 
-        g.MapPost("/ingest/json", async (HttpContext ctx, IngestService ingest, PlatformOptions options) =>
-        {
-            byte[]? rented = null;
-            try
-            {
-                var (buffer, length, error) = await ReadBodyAsync(ctx, options.MaxBodyBytes);
-                rented = buffer;
-                if (error is not null)
-                {
-                    return error;
-                }
-
-                var outcome = await ingest.WriteJsonAsync(buffer.AsMemory(0, length), ctx.RequestAborted);
-                return Answer(outcome, "item");
-            }
-            finally
-            {
-                if (rented is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(rented);
-                }
-            }
-        })
+        g.MapPost("/ingest/json", (HttpContext ctx, IngestService ingest, PlatformOptions options) =>
+            WithBodyAsync(ctx, options, body => ingest.WriteJsonAsync(body, ctx.RequestAborted), "item"))
         .Accepts<JsonBatchExample>("application/json")
         .WithSummary("Write a JSON batch: {\"points\":[{\"series\":\"eq/tag\",\"t\":..., \"v\":...} or {\"equipment\":\"eq\",\"t\":...,\"values\":{...}}]}. 204 when all items are stored; 400 lists rejected items by index.");
 
@@ -82,6 +42,20 @@ internal static class IngestEndpoints
             ctx.Response.Headers.Location = "/api/v2/write" + ctx.Request.QueryString;
             return Task.CompletedTask;
         }).ExcludeFromDescription();
+    }
+
+    /// <summary>Reads the body into a pooled buffer, hands it to <paramref name="write"/>, answers 204 or a partial-write 400.</summary>
+    private static async Task<IResult> WithBodyAsync(HttpContext ctx, PlatformOptions options, Func<ReadOnlyMemory<byte>, Task<IngestOutcome>> write, string unit)
+    {
+        var (buffer, length, error) = await ReadBodyAsync(ctx, options.MaxBodyBytes);
+        try
+        {
+            return error ?? Answer(await write(buffer.AsMemory(0, length)), unit);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     internal static IResult Answer(IngestOutcome outcome, string unit)
