@@ -13,6 +13,12 @@ public sealed class CompiledExpression
     /// <summary>The whitelist of callable functions; all take and return numbers.</summary>
     public static readonly IReadOnlyList<string> Functions = ["abs", "avg", "max", "min", "sqrt"];
 
+    /// <summary>Longest expression accepted, in characters.</summary>
+    public const int MaxLength = ExpressionParser.MaxLength;
+
+    /// <summary>Deepest nesting accepted (parentheses, operators, calls).</summary>
+    public const int MaxDepth = ExpressionParser.MaxDepth;
+
     private readonly Func<TagValue[], int, bool> _evaluate;
     private readonly int[] _tagIndices;
 
@@ -264,6 +270,12 @@ public sealed class CompiledExpression
 
         private Typed Call(CallNode node)
         {
+            if (!CompiledExpression.Functions.Contains(node.Function))
+            {
+                throw new ExpressionSyntaxException(node.Position,
+                    $"unknown function '{node.Function}' (functions: {string.Join(", ", CompiledExpression.Functions)})");
+            }
+
             var arguments = new Func<TagValue[], int, double>[node.Arguments.Count];
             for (int i = 0; i < arguments.Length; i++)
             {
@@ -310,7 +322,7 @@ public sealed class CompiledExpression
 
                         return m;
                     });
-                case "avg":
+                default:
                     return new Typed(ValueKind.Float64, Num: (s, b) =>
                     {
                         double sum = 0;
@@ -321,9 +333,6 @@ public sealed class CompiledExpression
 
                         return sum / arguments.Length;
                     });
-                default:
-                    throw new ExpressionSyntaxException(node.Position,
-                        $"unknown function '{node.Function}' (functions: {string.Join(", ", CompiledExpression.Functions)})");
             }
         }
 
