@@ -83,7 +83,8 @@ public sealed record AlarmOptions
 /// </code>
 /// Process transitions: inactive → active makes the alarm unacknowledged (Raised if annunciated); active → inactive
 /// keeps the acknowledgement state (unacknowledged → ReturnToNormalUnacknowledged) and ends a one-shot shelve.
-/// Unshelving, unsuppressing or returning to service an active unacknowledged alarm raises it again.
+/// Unshelving, unsuppressing or returning to service an active unacknowledged alarm raises it again (and restarts
+/// the escalation clock: escalation counts time an operator could see the alarm).
 /// </summary>
 public sealed class AlarmManager
 {
@@ -358,7 +359,7 @@ public sealed class AlarmManager
                     && _options.EscalateAfter.TryGetValue(alarm.Priority, out TimeSpan after) && after > TimeSpan.Zero)
                 {
                     long afterNs = after.Ticks * 100;
-                    int due = (int)Math.Min(int.MaxValue, (nowNs - alarm.ActiveSinceNs) / afterNs);
+                    int due = (int)Math.Min(int.MaxValue, (nowNs - alarm.RaisedAtNs) / afterNs);
                     if (!_options.RepeatEscalation)
                     {
                         due = Math.Min(due, 1);
@@ -368,7 +369,7 @@ public sealed class AlarmManager
                     {
                         alarm.EscalationLevel = due;
                         Record(alarm, nowNs, AlarmEvent.Escalated, alarm.States, SystemUser,
-                            $"unacknowledged for {TimeSpan.FromTicks((nowNs - alarm.ActiveSinceNs) / 100)} (level {due})");
+                            $"unacknowledged for {TimeSpan.FromTicks((nowNs - alarm.RaisedAtNs) / 100)} (level {due})");
                         Notify(ref notes, AlarmNotificationKind.Escalated, alarm, nowNs);
                     }
                 }
@@ -424,6 +425,7 @@ public sealed class AlarmManager
             alarm.EscalationLevel = 0;
             alarm.Message = Render(change.Rule, change.EquipmentId, change.Value);
             Record(alarm, change.TimestampNs, AlarmEvent.Activated, previous, null, null, change.Value);
+            alarm.RaisedAtNs = change.TimestampNs;
             if (alarm.Annunciated)
             {
                 Notify(ref notes, AlarmNotificationKind.Raised, alarm, change.TimestampNs);
@@ -497,6 +499,8 @@ public sealed class AlarmManager
     {
         if (alarm.Annunciated && alarm.Active && alarm.Unacked)
         {
+            alarm.RaisedAtNs = nowNs;
+            alarm.EscalationLevel = 0;
             Notify(ref notes, AlarmNotificationKind.Raised, alarm, nowNs);
         }
     }
@@ -593,6 +597,9 @@ public sealed class AlarmManager
         public bool Suppressed { get; set; }
         public bool OutOfService { get; set; }
         public long ActiveSinceNs { get; set; }
+
+        /// <summary>When the operator was last shown it (activation, or unshelve / unsuppress / return to service); escalation counts from here.</summary>
+        public long RaisedAtNs { get; set; }
         public long LastChangeNs { get; set; }
         public double LastValue { get; set; } = double.NaN;
         public int EscalationLevel { get; set; }
