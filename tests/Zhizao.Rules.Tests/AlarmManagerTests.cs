@@ -362,4 +362,38 @@ public class AlarmManagerTests
         _alarms.Apply(changes);
         Assert.Equal(AlarmDisplayState.ReturnToNormalUnacknowledged, Alarm().State);
     }
+
+    [Fact]
+    public void Restore_rebuilds_alarms_from_the_journal_after_a_restart()
+    {
+        Condition(true, 0, 91);
+        _alarms.AddComment(Id, "operator", "on it", At(1));
+        _alarms.Shelve(Id, "operator", "sensor swap", At(2), At(600));
+        Condition(true, 3, equipment: "p2");
+        _alarms.Acknowledge("p2:temp-high", "operator", At(4));
+        _alarms.SetSuppressedByDesign("p3", true, At(5), "line stopped");
+        var removed = Rule with { Id = "removed" };
+        _alarms.Apply(new ConditionChange(removed, "p1", 0, true, 1, At(6)));
+
+        var journal = new InMemoryAlarmJournal();
+        var restored = new AlarmManager(journal);
+        restored.Restore(_journal.ReadAll(), id => id == Rule.Id ? Rule : null);
+        Assert.True(restored.TryGet(Id, out AlarmSnapshot? p1));
+        Assert.Equal(AlarmDisplayState.Shelved, p1!.State);
+        Assert.Equal((ShelvingState.TimedShelved, At(600), "sensor swap", "operator"), (p1.Shelving, p1.ShelvedUntilNs, p1.ShelveReason, p1.ShelvedBy));
+        Assert.Equal(At(0), p1.ActiveSinceNs);
+        Assert.Equal("on it", Assert.Single(p1.Comments).Text);
+        Assert.Equal(Alarm().Message, p1.Message);
+        Assert.True(restored.TryGet("p2:temp-high", out AlarmSnapshot? p2));
+        Assert.Equal(AlarmDisplayState.Acknowledged, p2!.State);
+        Assert.False(restored.TryGet("p1:removed", out _));
+        Assert.True(restored.IsConditionActive("temp-high", "p1"));
+
+        // Equipment-level suppression with no alarm to journal it is live caller state: re-apply after a restart.
+        restored.Apply(new ConditionChange(Rule, "p3", 0, true, 90, At(7)));
+        Assert.Equal(_journal.ReadAll()[^1].Sequence + 1, journal.ReadAll()[0].Sequence);
+        restored.Tick(At(600));
+        Assert.Equal(AlarmDisplayState.Unacknowledged, restored.GetAll().Single(a => a.Id == Id).State);
+        Assert.Throws<ConflictException>(() => restored.Restore([], _ => Rule));
+    }
 }

@@ -63,7 +63,11 @@ public enum AlarmEvent
     Escalated = 12,
 }
 
-/// <summary>One line of the append-only alarm journal: every transition and every operator action.</summary>
+/// <summary>
+/// One line of the append-only alarm journal: every transition and every operator action, with the state bits before
+/// and after. <see cref="Shelving"/> and <see cref="ShelvedUntilNs"/> are the shelving state after the entry, so the
+/// journal alone can rebuild the alarms (<see cref="AlarmManager.Restore"/>).
+/// </summary>
 public sealed record AlarmJournalEntry(
     long Sequence,
     long TimestampNs,
@@ -76,7 +80,9 @@ public sealed record AlarmJournalEntry(
     AlarmStates Next,
     string? User = null,
     string? Comment = null,
-    double? Value = null)
+    double? Value = null,
+    ShelvingState Shelving = ShelvingState.Unshelved,
+    long? ShelvedUntilNs = null)
 {
     /// <summary>An activation an operator was shown (not shelved, suppressed or out of service).</summary>
     public bool IsAnnunciatedActivation =>

@@ -119,6 +119,81 @@ public sealed class AlarmManager
         }
     }
 
+    /// <summary>
+    /// Rebuilds alarm state from journal history (after a restart), before the manager is used: flags, shelving,
+    /// comments, activation times and the sequence number continue from the entries. Alarms whose rule
+    /// <paramref name="ruleById"/> no longer knows are skipped. Appends nothing; notifies nothing.
+    /// </summary>
+    public void Restore(IEnumerable<AlarmJournalEntry> history, Func<string, RuleDefinition?> ruleById)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(ruleById);
+        lock (_gate)
+        {
+            if (_byId.Count > 0)
+            {
+                throw new ConflictException("restore the alarm manager before it is used");
+            }
+
+            foreach (AlarmJournalEntry entry in history.OrderBy(e => e.Sequence))
+            {
+                _sequence = Math.Max(_sequence, entry.Sequence);
+                if (entry.Event is AlarmEvent.Suppressed)
+                {
+                    _suppressedEquipment[entry.EquipmentId] = entry.Comment ?? string.Empty;
+                }
+                else if (entry.Event is AlarmEvent.Unsuppressed)
+                {
+                    _suppressedEquipment.Remove(entry.EquipmentId);
+                }
+
+                if (ruleById(entry.RuleId) is not { } rule)
+                {
+                    continue;
+                }
+
+                AlarmRecord alarm = GetOrCreate(rule, entry.EquipmentId);
+                AlarmStates next = entry.Next;
+                alarm.Active = (next & AlarmStates.Active) != 0;
+                alarm.Unacked = (next & AlarmStates.Unacknowledged) != 0;
+                alarm.Suppressed = (next & AlarmStates.SuppressedByDesign) != 0;
+                alarm.OutOfService = (next & AlarmStates.OutOfService) != 0;
+                alarm.Shelving = (next & AlarmStates.Shelved) != 0 ? entry.Shelving : ShelvingState.Unshelved;
+                alarm.ShelvedUntilNs = alarm.Shelving == ShelvingState.TimedShelved ? entry.ShelvedUntilNs : null;
+                alarm.LastChangeNs = entry.TimestampNs;
+                switch (entry.Event)
+                {
+                    case AlarmEvent.Activated:
+                        alarm.ActiveSinceNs = alarm.RaisedAtNs = entry.TimestampNs;
+                        alarm.EscalationLevel = 0;
+                        alarm.LastValue = entry.Value ?? double.NaN;
+                        alarm.Message = Render(rule, entry.EquipmentId, alarm.LastValue);
+                        break;
+                    case AlarmEvent.Shelved:
+                        alarm.ShelvedBy = entry.User;
+                        alarm.ShelveReason = entry.Comment;
+                        break;
+                    case AlarmEvent.Commented when entry.User is not null && entry.Comment is not null:
+                        alarm.Comments.Add(new AlarmComment(entry.TimestampNs, entry.User, entry.Comment));
+                        break;
+                    case AlarmEvent.Escalated:
+                        alarm.EscalationLevel++;
+                        break;
+                    case AlarmEvent.Acknowledged:
+                        alarm.EscalationLevel = 0;
+                        break;
+                    default:
+                        break;
+                }
+
+                if (alarm.Shelving == ShelvingState.Unshelved)
+                {
+                    alarm.ShelvedBy = alarm.ShelveReason = null;
+                }
+            }
+        }
+    }
+
     /// <summary>Whether the alarm's condition is active (use to seed <see cref="RuleEngine.Compile"/> after a reload).</summary>
     public bool IsConditionActive(string ruleId, string equipmentId)
     {
@@ -480,8 +555,7 @@ public sealed class AlarmManager
         alarm.ShelvedUntilNs = untilNs;
         alarm.ShelveReason = reason;
         alarm.ShelvedBy = user;
-        string comment = untilNs is long until ? $"{reason} (until {Time.ToIso(until)})" : $"{reason} (one-shot)";
-        Record(alarm, nowNs, AlarmEvent.Shelved, previous, user, comment);
+        Record(alarm, nowNs, AlarmEvent.Shelved, previous, user, reason);
     }
 
     private void UnshelveLocked(AlarmRecord alarm, AlarmEvent why, string user, string? comment, long nowNs, ref List<AlarmNotification>? notes)
@@ -508,7 +582,8 @@ public sealed class AlarmManager
     private void Record(AlarmRecord alarm, long nowNs, AlarmEvent what, AlarmStates previous, string? user, string? comment, double? value = null)
     {
         alarm.LastChangeNs = nowNs;
-        _journal.Append(new AlarmJournalEntry(++_sequence, nowNs, alarm.Id, alarm.Rule.Id, alarm.EquipmentId, alarm.Priority, what, previous, alarm.States, user, comment, value));
+        _journal.Append(new AlarmJournalEntry(++_sequence, nowNs, alarm.Id, alarm.Rule.Id, alarm.EquipmentId, alarm.Priority, what, previous, alarm.States, user, comment, value,
+            alarm.Shelving, alarm.ShelvedUntilNs));
     }
 
     private static void Notify(ref List<AlarmNotification>? notes, AlarmNotificationKind kind, AlarmRecord alarm, long nowNs)
