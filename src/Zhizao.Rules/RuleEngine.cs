@@ -257,13 +257,13 @@ public sealed class RuleEngine
             switch (rule.Kind)
             {
                 case RuleKind.Limit:
-                {
-                    double v = value.AsDouble;
-                    want = rule.IsHigh
-                        ? (instance.Active ? v > rule.Setpoint - rule.Deadband : v > rule.Setpoint)
-                        : (instance.Active ? v < rule.Setpoint + rule.Deadband : v < rule.Setpoint);
-                    break;
-                }
+                    {
+                        double v = value.AsDouble;
+                        want = rule.IsHigh
+                            ? (instance.Active ? v > rule.Setpoint - rule.Deadband : v > rule.Setpoint)
+                            : (instance.Active ? v < rule.Setpoint + rule.Deadband : v < rule.Setpoint);
+                        break;
+                    }
 
                 case RuleKind.StateDuration:
                     want = Matches(value, rule.State) != rule.Negate;

@@ -39,7 +39,10 @@ public class LimitRuleTests
     {
         var rule = new RuleDefinition
         {
-            Id = "pressure-low", Name = "Pressure low", EquipmentTypeId = "press", Kind = RuleKind.Limit,
+            Id = "pressure-low",
+            Name = "Pressure low",
+            EquipmentTypeId = "press",
+            Kind = RuleKind.Limit,
             Limit = new LimitParameters { Tag = "pressure", Type = LimitType.LowLow, Setpoint = 2, Deadband = 0.5 },
         };
         List<ConditionChange> changes = Feed(Engine(rule), "p1/pressure", (0, 3), (1, 1.9), (2, 2.2), (3, 2.4), (4, 2.5));

@@ -101,7 +101,10 @@ public class OtherRuleKindTests
     {
         var notAuto = new RuleDefinition
         {
-            Id = "manual-long", Name = "Not in auto for 1 min", EquipmentTypeId = "press", Kind = RuleKind.StateDuration,
+            Id = "manual-long",
+            Name = "Not in auto for 1 min",
+            EquipmentTypeId = "press",
+            Kind = RuleKind.StateDuration,
             StateDuration = new StateDurationParameters { Tag = "mode", State = "auto", Negate = true, DurationSeconds = 60 },
         };
         RuleEngine engine = Engine(notAuto);
@@ -120,7 +123,10 @@ public class OtherRuleKindTests
     {
         var rule = new RuleDefinition
         {
-            Id = "overload", Name = "Overload", EquipmentTypeId = "press", Kind = RuleKind.Expression,
+            Id = "overload",
+            Name = "Overload",
+            EquipmentTypeId = "press",
+            Kind = RuleKind.Expression,
             Expression = "running and pressure > 200 and mode == \"auto\"",
         };
         RuleEngine engine = Engine(rule);
@@ -142,8 +148,12 @@ public class OtherRuleKindTests
     {
         var rule = new RuleDefinition
         {
-            Id = "hot-and-fast", Name = "Hot and fast", EquipmentTypeId = "press", Kind = RuleKind.Expression,
-            Expression = "temperature > 80 and speed > 1000", OnDelaySeconds = 5,
+            Id = "hot-and-fast",
+            Name = "Hot and fast",
+            EquipmentTypeId = "press",
+            Kind = RuleKind.Expression,
+            Expression = "temperature > 80 and speed > 1000",
+            OnDelaySeconds = 5,
         };
         RuleEngine engine = Engine(rule);
         var changes = new List<ConditionChange>();

@@ -31,7 +31,11 @@ public class RuleDefinitionTests
     {
         var rule = new RuleDefinition
         {
-            Id = "bad id!", Name = "", EquipmentTypeId = "press", Kind = RuleKind.Limit, OnDelaySeconds = -1,
+            Id = "bad id!",
+            Name = "",
+            EquipmentTypeId = "press",
+            Kind = RuleKind.Limit,
+            OnDelaySeconds = -1,
             Limit = new LimitParameters { Tag = "mode", Type = LimitType.High, Setpoint = double.NaN, Deadband = -1 },
         };
         string[] errors = [.. RuleValidator.Validate(rule, Press).Select(e => e.ToString())];
@@ -66,7 +70,10 @@ public class RuleDefinitionTests
         Assert.Equal("rateOfChange: is required for a RateOfChange rule", Assert.Single(RuleValidator.Validate(missing, Press)).ToString());
         var state = new RuleDefinition
         {
-            Id = "s", Name = "S", EquipmentTypeId = "press", Kind = RuleKind.StateDuration,
+            Id = "s",
+            Name = "S",
+            EquipmentTypeId = "press",
+            Kind = RuleKind.StateDuration,
             StateDuration = new StateDurationParameters { Tag = "running", State = "maybe", DurationSeconds = 60 },
         };
         Assert.Equal("stateDuration.state: 'maybe' is not a Bool value (the type of tag 'running')", Assert.Single(RuleValidator.Validate(state, Press)).ToString());

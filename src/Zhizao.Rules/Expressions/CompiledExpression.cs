@@ -189,39 +189,39 @@ public sealed class CompiledExpression
             {
                 case TokenKind.And:
                 case TokenKind.Or:
-                {
-                    string name = node.Op == TokenKind.And ? "and" : "or";
-                    RequireBool(left, node.Left.Position, name);
-                    RequireBool(right, node.Right.Position, name);
-                    Func<TagValue[], int, bool> l = left.Bool!, r = right.Bool!;
-                    return node.Op == TokenKind.And
-                        ? new Typed(ValueKind.Bool, Bool: (s, b) => l(s, b) && r(s, b))
-                        : new Typed(ValueKind.Bool, Bool: (s, b) => l(s, b) || r(s, b));
-                }
+                    {
+                        string name = node.Op == TokenKind.And ? "and" : "or";
+                        RequireBool(left, node.Left.Position, name);
+                        RequireBool(right, node.Right.Position, name);
+                        Func<TagValue[], int, bool> l = left.Bool!, r = right.Bool!;
+                        return node.Op == TokenKind.And
+                            ? new Typed(ValueKind.Bool, Bool: (s, b) => l(s, b) && r(s, b))
+                            : new Typed(ValueKind.Bool, Bool: (s, b) => l(s, b) || r(s, b));
+                    }
 
                 case TokenKind.Plus:
                 case TokenKind.Minus:
                 case TokenKind.Star:
                 case TokenKind.Slash:
                 case TokenKind.Percent:
-                {
-                    string name = OperatorText(node.Op);
-                    RequireNumber(left, node.Left.Position, name);
-                    RequireNumber(right, node.Right.Position, name);
-                    Func<TagValue[], int, double> l = left.Num!, r = right.Num!;
-                    ValueKind type = left.Type == ValueKind.Int64 && right.Type == ValueKind.Int64 && node.Op != TokenKind.Slash
-                        ? ValueKind.Int64
-                        : ValueKind.Float64;
-                    Func<TagValue[], int, double> f = node.Op switch
                     {
-                        TokenKind.Plus => (s, b) => l(s, b) + r(s, b),
-                        TokenKind.Minus => (s, b) => l(s, b) - r(s, b),
-                        TokenKind.Star => (s, b) => l(s, b) * r(s, b),
-                        TokenKind.Slash => (s, b) => l(s, b) / r(s, b),
-                        _ => (s, b) => l(s, b) % r(s, b),
-                    };
-                    return new Typed(type, Num: f);
-                }
+                        string name = OperatorText(node.Op);
+                        RequireNumber(left, node.Left.Position, name);
+                        RequireNumber(right, node.Right.Position, name);
+                        Func<TagValue[], int, double> l = left.Num!, r = right.Num!;
+                        ValueKind type = left.Type == ValueKind.Int64 && right.Type == ValueKind.Int64 && node.Op != TokenKind.Slash
+                            ? ValueKind.Int64
+                            : ValueKind.Float64;
+                        Func<TagValue[], int, double> f = node.Op switch
+                        {
+                            TokenKind.Plus => (s, b) => l(s, b) + r(s, b),
+                            TokenKind.Minus => (s, b) => l(s, b) - r(s, b),
+                            TokenKind.Star => (s, b) => l(s, b) * r(s, b),
+                            TokenKind.Slash => (s, b) => l(s, b) / r(s, b),
+                            _ => (s, b) => l(s, b) % r(s, b),
+                        };
+                        return new Typed(type, Num: f);
+                    }
 
                 default:
                     return Comparison(node, left, right);
@@ -288,17 +288,17 @@ public sealed class CompiledExpression
             {
                 case "abs":
                 case "sqrt":
-                {
-                    if (arguments.Length != 1)
                     {
-                        throw new ExpressionSyntaxException(node.Position, $"function '{node.Function}' takes 1 argument, got {arguments.Length}");
-                    }
+                        if (arguments.Length != 1)
+                        {
+                            throw new ExpressionSyntaxException(node.Position, $"function '{node.Function}' takes 1 argument, got {arguments.Length}");
+                        }
 
-                    Func<TagValue[], int, double> x = arguments[0];
-                    return node.Function == "abs"
-                        ? new Typed(ValueKind.Float64, Num: (s, b) => Math.Abs(x(s, b)))
-                        : new Typed(ValueKind.Float64, Num: (s, b) => Math.Sqrt(x(s, b)));
-                }
+                        Func<TagValue[], int, double> x = arguments[0];
+                        return node.Function == "abs"
+                            ? new Typed(ValueKind.Float64, Num: (s, b) => Math.Abs(x(s, b)))
+                            : new Typed(ValueKind.Float64, Num: (s, b) => Math.Sqrt(x(s, b)));
+                    }
 
                 case "min":
                     return new Typed(ValueKind.Float64, Num: (s, b) =>

@@ -235,13 +235,13 @@ internal sealed class ExpressionParser
 
                 return new TagNode(token.Position, token.Text);
             case TokenKind.LParen:
-            {
-                Enter(token.Position);
-                Node inner = ParseOr();
-                _depth--;
-                Expect(TokenKind.RParen, "')' to close the '(' at position " + token.Position.ToString(CultureInfo.InvariantCulture));
-                return inner;
-            }
+                {
+                    Enter(token.Position);
+                    Node inner = ParseOr();
+                    _depth--;
+                    Expect(TokenKind.RParen, "')' to close the '(' at position " + token.Position.ToString(CultureInfo.InvariantCulture));
+                    return inner;
+                }
             case TokenKind.End:
                 throw new ExpressionSyntaxException(token.Position, "unexpected end of expression; a value is missing");
             default:
