@@ -223,6 +223,10 @@ public sealed class RuleEngine
     /// <summary>Whether the instance's condition is active now (after deadband and delays).</summary>
     public bool IsActive(int instanceId) => _instances[instanceId].Active;
 
+    /// <summary>Processes a sample addressed by series key (as ingest parsers produce); false when no rule reads it.</summary>
+    public bool Process(Sample sample, List<ConditionChange> changes) =>
+        Process(sample.SeriesKey.AsSpan(), sample.TimestampNs, sample.Value, changes);
+
     /// <summary>Looks the series up and processes the sample; false when no rule reads this series.</summary>
     public bool Process(ReadOnlySpan<char> seriesKey, long timestampNs, TagValue value, List<ConditionChange> changes)
     {

@@ -208,4 +208,15 @@ public class ExpressionTests
             }
         }
     }
+
+    [Fact]
+    public void Tag_names_may_use_any_letters_and_dots()
+    {
+        TagDefinition[] tags = [new() { Name = "温度" }, new() { Name = "axis.x" }];
+        CompiledExpression expression = CompiledExpression.Compile("温度 > 80 and axis.x < 1", tags);
+        Assert.True(expression.TryEvaluate([TagValue.FromDouble(90), TagValue.FromDouble(0)], 0, out bool result));
+        Assert.True(result);
+        Assert.False(CompiledExpression.TryCompile("温 > 1", tags, out _, out ExpressionError? error));
+        Assert.Equal("unknown tag '温' (did you mean '温度'?)", error.Message);
+    }
 }

@@ -86,4 +86,52 @@ public class RuleDefinitionTests
         Assert.Equal("rule 'temp-high': id: duplicate rule id 'temp-high'", Assert.Single(engine.Problems).ToString());
         Assert.Equal(2, engine.Instances.Count);
     }
+
+    [Fact]
+    public void Hostile_rule_json_is_rejected_or_reported_never_crashes()
+    {
+        string[] seeds =
+        [
+            JsonSerializer.Serialize(HighTemperature(85, 2, 5), Web),
+            """{"id":"x","name":"X","equipmentTypeId":"press","kind":"Expression","expression":"running and pressure > 2"}""",
+            """{"id":"r","name":"R","equipmentTypeId":"press","kind":"RateOfChange","rateOfChange":{"tag":"pressure","maxRatePerSecond":1,"windowSeconds":5}}""",
+            """{"id":"s","name":"S","equipmentTypeId":"press","kind":"StateDuration","stateDuration":{"tag":"state","state":"0","durationSeconds":600}}""",
+            """{"id":null,"name":null,"equipmentTypeId":null,"kind":"Limit","limit":{"tag":null,"type":"High","setpoint":1}}""",
+        ];
+        const string alphabet = "{}[]\":,0123456789-.eE truefalsnul\"xyzLimitHigh";
+        var random = new Random(11);
+        int valid = 0;
+        for (int n = 0; n < 5_000; n++)
+        {
+            char[] text = seeds[random.Next(seeds.Length)].ToCharArray();
+            for (int m = random.Next(0, 4); m > 0; m--)
+            {
+                text[random.Next(text.Length)] = alphabet[random.Next(alphabet.Length)];
+            }
+
+            RuleDefinition? rule;
+            try
+            {
+                rule = JsonSerializer.Deserialize<RuleDefinition>(new string(text), Web);
+            }
+            catch (JsonException)
+            {
+                continue;
+            }
+
+            if (rule is null)
+            {
+                continue;
+            }
+
+            if (RuleValidator.Validate(rule, Press).Count == 0)
+            {
+                valid++;
+                RuleEngine engine = RuleEngine.Compile([rule], [Press], Assets);
+                Assert.Empty(engine.Problems);
+            }
+        }
+
+        Assert.True(valid > 0);
+    }
 }

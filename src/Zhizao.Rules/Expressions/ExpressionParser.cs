@@ -321,10 +321,10 @@ internal sealed class ExpressionParser
                 continue;
             }
 
-            if (char.IsAsciiLetter(c) || c == '_')
+            if (char.IsLetter(c) || c == '_')
             {
                 int start = i;
-                while (i < text.Length && (char.IsAsciiLetterOrDigit(text[i]) || text[i] is '_' or '.'))
+                while (i < text.Length && (char.IsLetterOrDigit(text[i]) || text[i] is '_' or '.'))
                 {
                     i++;
                 }
@@ -419,7 +419,7 @@ internal sealed class ExpressionParser
         }
 
         string literal = text[start..i];
-        if (i < text.Length && (char.IsAsciiLetter(text[i]) || text[i] == '_'))
+        if (i < text.Length && (char.IsLetter(text[i]) || text[i] == '_'))
         {
             throw new ExpressionSyntaxException(i + 1, $"unexpected character '{text[i]}' after number {literal}");
         }
