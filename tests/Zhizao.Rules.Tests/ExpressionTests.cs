@@ -147,7 +147,10 @@ public class ExpressionTests
         Assert.Equal(CompiledExpression.MaxDepth + 1, error.Position);
         Assert.Contains("nested deeper", Error(string.Concat(Enumerable.Repeat("not ", 100)) + "running").Message);
         Assert.Contains("nested deeper", Error(string.Concat(Enumerable.Repeat("-", 100)) + "1 > 0").Message);
-        Assert.Contains("nested deeper", Error(string.Join(" + ", Enumerable.Repeat("1", 100)) + " > 0").Message);
+        Assert.Contains("nested deeper", Error(string.Concat(Enumerable.Repeat("abs(", 40)) + "1" + new string(')', 40) + " > 0").Message);
+        // long flat chains are not nesting: bounded by the length limit only
+        Assert.True(Eval(string.Join(" + ", Enumerable.Repeat("1", 250)) + " == 250"));
+        Assert.True(Eval(string.Join(" and ", Enumerable.Repeat("running", 60))));
     }
 
     [Fact]

@@ -70,6 +70,7 @@ internal sealed record CallNode(int Position, string Function, IReadOnlyList<Nod
 internal sealed class ExpressionParser
 {
     public const int MaxLength = 1024;
+    /// <summary>Nesting of parentheses, unary operators and calls. Operator chains (a + b + c …) are bounded by <see cref="MaxLength"/>.</summary>
     public const int MaxDepth = 32;
 
     private readonly string _text;
@@ -124,7 +125,6 @@ internal sealed class ExpressionParser
         while (Peek.Kind == TokenKind.Or)
         {
             Token op = Next();
-            Enter(op.Position);
             left = new BinaryNode(op.Position, TokenKind.Or, left, ParseAnd());
         }
 
@@ -137,7 +137,6 @@ internal sealed class ExpressionParser
         while (Peek.Kind == TokenKind.And)
         {
             Token op = Next();
-            Enter(op.Position);
             left = new BinaryNode(op.Position, TokenKind.And, left, ParseNot());
         }
 
@@ -180,7 +179,6 @@ internal sealed class ExpressionParser
         while (Peek.Kind is TokenKind.Plus or TokenKind.Minus)
         {
             Token op = Next();
-            Enter(op.Position);
             left = new BinaryNode(op.Position, op.Kind, left, ParseProduct());
         }
 
@@ -193,7 +191,6 @@ internal sealed class ExpressionParser
         while (Peek.Kind is TokenKind.Star or TokenKind.Slash or TokenKind.Percent)
         {
             Token op = Next();
-            Enter(op.Position);
             left = new BinaryNode(op.Position, op.Kind, left, ParseUnary());
         }
 
