@@ -396,4 +396,21 @@ public class AlarmManagerTests
         Assert.Equal(AlarmDisplayState.Unacknowledged, restored.GetAll().Single(a => a.Id == Id).State);
         Assert.Throws<ConflictException>(() => restored.Restore([], _ => Rule));
     }
+
+    [Fact]
+    public void Retire_clears_and_removes_alarms_of_deleted_rules()
+    {
+        Condition(true, 0);
+        _alarms.Register(Rule, "p2");
+        _notes.Clear();
+        Assert.Equal(1, _alarms.Retire((rule, equipment) => equipment != "p1", At(10)));
+        Assert.False(_alarms.TryGet(Id, out _));
+        Assert.True(_alarms.TryGet("p2:temp-high", out _));
+        Assert.Equal([AlarmEvent.Cleared, AlarmEvent.Retired], _journal.ReadAll().Skip(1).Select(e => e.Event));
+        Assert.Equal(AlarmNotificationKind.Cleared, Assert.Single(_notes).Kind);
+
+        var restored = new AlarmManager(new InMemoryAlarmJournal());
+        restored.Restore(_journal.ReadAll(), _ => Rule);
+        Assert.False(restored.TryGet(Id, out _));
+    }
 }

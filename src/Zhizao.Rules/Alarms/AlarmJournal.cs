@@ -61,6 +61,8 @@ public enum AlarmEvent
     ReturnedToService = 10,
     Commented = 11,
     Escalated = 12,
+    /// <summary>The alarm's rule or equipment was removed; the alarm is gone from the manager.</summary>
+    Retired = 13,
 }
 
 /// <summary>

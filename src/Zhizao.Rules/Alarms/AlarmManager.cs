@@ -152,6 +152,16 @@ public sealed class AlarmManager
                     continue;
                 }
 
+                if (entry.Event == AlarmEvent.Retired)
+                {
+                    if (_byKey.Remove((rule.Id, entry.EquipmentId), out AlarmRecord? retired))
+                    {
+                        _byId.Remove(retired.Id);
+                    }
+
+                    continue;
+                }
+
                 AlarmRecord alarm = GetOrCreate(rule, entry.EquipmentId);
                 AlarmStates next = entry.Next;
                 alarm.Active = (next & AlarmStates.Active) != 0;
@@ -415,6 +425,46 @@ public sealed class AlarmManager
             alarm.Comments.Add(new AlarmComment(nowNs, user, text));
             Record(alarm, nowNs, AlarmEvent.Commented, alarm.States, user, text);
         }
+    }
+
+    /// <summary>
+    /// After rules or assets changed: removes every alarm for which <paramref name="keep"/>(ruleId, equipmentId) is false.
+    /// An active alarm is cleared first (journaled, Cleared notification if annunciated); then Retired is journaled.
+    /// Returns how many alarms were removed.
+    /// </summary>
+    public int Retire(Func<string, string, bool> keep, long nowNs)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        List<AlarmNotification>? notes = null;
+        int removed = 0;
+        lock (_gate)
+        {
+            foreach (AlarmRecord alarm in _byId.Values.Where(a => !keep(a.Rule.Id, a.EquipmentId)).ToList())
+            {
+                if (alarm.Active)
+                {
+                    AlarmStates before = alarm.States;
+                    alarm.Active = false;
+                    Record(alarm, nowNs, AlarmEvent.Cleared, before, SystemUser, "rule or equipment removed");
+                    if (alarm.Annunciated)
+                    {
+                        Notify(ref notes, AlarmNotificationKind.Cleared, alarm, nowNs);
+                    }
+                }
+
+                AlarmStates previous = alarm.States;
+                alarm.Unacked = false;
+                alarm.Shelving = ShelvingState.Unshelved;
+                alarm.ShelvedUntilNs = null;
+                Record(alarm, nowNs, AlarmEvent.Retired, previous, SystemUser, "rule or equipment removed");
+                _byId.Remove(alarm.Id);
+                _byKey.Remove((alarm.Rule.Id, alarm.EquipmentId));
+                removed++;
+            }
+        }
+
+        Deliver(notes);
+        return removed;
     }
 
     /// <summary>Time passes: timed shelves expire, unacknowledged active alarms escalate. Call every few seconds.</summary>
