@@ -504,7 +504,7 @@ public sealed class AlarmManager
         Deliver(notes);
     }
 
-    public bool TryGet(string alarmId, out AlarmSnapshot? alarm)
+    public bool TryGet(string alarmId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out AlarmSnapshot? alarm)
     {
         lock (_gate)
         {
