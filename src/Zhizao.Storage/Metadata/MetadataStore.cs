@@ -86,6 +86,8 @@ public sealed class MetadataStore : IDisposable
                 type_id TEXT NOT NULL REFERENCES equipment_types(id) ON DELETE CASCADE,
                 name TEXT NOT NULL, data_type INTEGER NOT NULL, unit TEXT, range_low REAL, range_high REAL,
                 description TEXT, ordinal INTEGER NOT NULL, PRIMARY KEY(type_id, name));
+            CREATE TABLE IF NOT EXISTS documents(
+                kind TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY(kind, id));
             CREATE TABLE IF NOT EXISTS assets(
                 id TEXT PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL,
                 parent_id TEXT REFERENCES assets(id), type_id TEXT REFERENCES equipment_types(id), description TEXT);
@@ -180,6 +182,60 @@ public sealed class MetadataStore : IDisposable
             tx.Commit();
             Refresh();
         }
+    }
+
+    // ---- documents: JSON configuration owned by other rooms (rules, connectors), stored opaquely ----
+
+    /// <summary>Raised with the document kind after a document of that kind was saved or deleted.</summary>
+    public event Action<string>? DocumentsChanged;
+
+    public IReadOnlyList<(string Id, string Json)> ListDocuments(string kind)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT id, json FROM documents WHERE kind=$k ORDER BY id";
+            cmd.Parameters.AddWithValue("$k", kind);
+            using var r = cmd.ExecuteReader();
+            var list = new List<(string, string)>();
+            while (r.Read())
+            {
+                list.Add((r.GetString(0), r.GetString(1)));
+            }
+
+            return list;
+        }
+    }
+
+    public void SaveDocument(string kind, string id, string json)
+    {
+        lock (_gate)
+        {
+            Exec(_db, "INSERT INTO documents(kind,id,json) VALUES($k,$id,$j) ON CONFLICT(kind,id) DO UPDATE SET json=$j", null, ("$k", kind), ("$id", id), ("$j", json));
+        }
+
+        DocumentsChanged?.Invoke(kind);
+    }
+
+    /// <summary>False when there was no such document.</summary>
+    public bool DeleteDocument(string kind, string id)
+    {
+        int n;
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "DELETE FROM documents WHERE kind=$k AND id=$id";
+            cmd.Parameters.AddWithValue("$k", kind);
+            cmd.Parameters.AddWithValue("$id", id);
+            n = cmd.ExecuteNonQuery();
+        }
+
+        if (n > 0)
+        {
+            DocumentsChanged?.Invoke(kind);
+        }
+
+        return n > 0;
     }
 
     // ---- import / export ----

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Zhizao.Alarms;
 using Zhizao.Core;
 using Zhizao.Hosting;
 using Zhizao.Simulator;
@@ -13,6 +14,8 @@ namespace Zhizao.Demo;
 /// </summary>
 internal sealed partial class DemoService(
     MetadataStore meta,
+    AlarmService alarms,
+    DemoPlant plant,
     PlatformOptions options,
     IHostApplicationLifetime lifetime,
     IServer server,
@@ -27,6 +30,15 @@ internal sealed partial class DemoService(
 
         var factory = VirtualFactory.CreateDefault(options.DemoSeed, Time.NowNs());
         meta.Import(new AssetModelDocument { Types = [.. factory.Types], Assets = [.. factory.Assets] });
+        if (alarms.Rules.Count == 0)
+        {
+            foreach (var rule in DemoRules.For(factory.Types))
+            {
+                alarms.SaveRule(rule);
+            }
+        }
+
+        plant.Factory = factory;
         string self = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? PlatformOptions.DefaultUrl;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var publisher = new LineProtocolPublisher(factory, http, new LineProtocolPublisherOptions
@@ -67,4 +79,10 @@ internal sealed partial class DemoService(
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Virtual factory: {Message}")]
     private static partial void LogPublisher(ILogger logger, string message);
+}
+
+/// <summary>The running virtual factory, for fault injection and its ground truth.</summary>
+public sealed class DemoPlant
+{
+    public VirtualFactory? Factory { get; set; }
 }

@@ -34,6 +34,13 @@ public sealed class PlatformOptions
     /// <summary>Seal the in-memory head into compressed blocks once it holds this many points (storage tuning).</summary>
     public long HeadFlushPoints { get; set; } = 8_000_000;
 
+    /// <summary>URLs that receive alarm notifications as JSON POSTs.</summary>
+    public IList<string> AlarmWebhooks { get; } = [];
+
+    public int WebhookAttempts { get; set; } = 4;
+
+    public TimeSpan WebhookFirstRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Accept line-protocol measurements that are not registered equipment (e.g. Telegraf's system metrics).</summary>
     public bool AcceptUnregisteredSeries { get; set; } = true;
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Zhizao.Alarms;
 using Zhizao.Api;
 using Zhizao.Demo;
 using Zhizao.Ingest;
@@ -33,7 +34,13 @@ public static class ServerHost
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(_ => MetadataStore.Open(Path.Combine(dataDir, "metadata.db")));
         builder.Services.AddSingleton<ITimeSeriesStore>(sp => StoreFactory.Open(Path.Combine(dataDir, "tsdb"), options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Zhizao.Storage")));
+        builder.Services.AddSingleton(_ => new SqliteAlarmJournal(Path.Combine(dataDir, "alarms.db")));
+        builder.Services.AddSingleton<WebhookNotifier>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookNotifier>());
+        builder.Services.AddSingleton<AlarmService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AlarmService>());
         builder.Services.AddSingleton<IngestService>();
+        builder.Services.AddSingleton<DemoPlant>();
         if (options.Demo)
         {
             builder.Services.AddHostedService<DemoService>();
@@ -68,6 +75,8 @@ public static class ServerHost
         app.MapAssetEndpoints();
         app.MapQueryEndpoints();
         app.MapIngestEndpoints();
+        app.MapAlarmEndpoints();
+        app.MapDemoEndpoints();
 
         // open storage eagerly so recovery problems show at start, not at the first request
         app.Services.GetRequiredService<ITimeSeriesStore>();

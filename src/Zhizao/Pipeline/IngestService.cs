@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Zhizao.Alarms;
 using Zhizao.Core;
 using Zhizao.Hosting;
 using Zhizao.Storage;
@@ -25,8 +26,11 @@ public sealed partial class IngestService
     private readonly ConcurrentBag<Worker> _workers = [];
     private SeriesKeyCache _cache;
 
-    public IngestService(ITimeSeriesStore store, MetadataStore meta, PlatformOptions options)
+    private readonly AlarmService? _alarms;
+
+    public IngestService(ITimeSeriesStore store, MetadataStore meta, PlatformOptions options, AlarmService? alarms = null)
     {
+        _alarms = alarms;
         _store = store;
         _meta = meta;
         _options = options;
@@ -77,6 +81,11 @@ public sealed partial class IngestService
         }
 
         var stored = await _store.WriteAsync(batch, ct);
+        if (_alarms is not null)
+        {
+            await _alarms.ObserveAsync(batch, ct);
+        }
+
         return new IngestOutcome(result, stored);
     }
 

@@ -142,6 +142,26 @@ public sealed class MetadataStoreTests : IDisposable
         Assert.Equal(m.Snapshot.Assets.OrderBy(a => a.Id).ToList(), other.Snapshot.Assets.OrderBy(a => a.Id).ToList());
     }
 
+    [Fact]
+    public void Documents_are_saved_by_kind_replaced_deleted_and_survive_reopen()
+    {
+        var changed = new List<string>();
+        using (var m = Open())
+        {
+            m.DocumentsChanged += changed.Add;
+            m.SaveDocument("rule", "b", "{\"v\":1}");
+            m.SaveDocument("rule", "a", "{\"v\":2}");
+            m.SaveDocument("rule", "a", "{\"v\":3}");
+            m.SaveDocument("other", "a", "{}");
+            Assert.True(m.DeleteDocument("rule", "b"));
+            Assert.False(m.DeleteDocument("rule", "b"));
+        }
+
+        Assert.Equal(["rule", "rule", "rule", "other", "rule"], changed);
+        using var again = Open();
+        Assert.Equal([("a", "{\"v\":3}")], again.ListDocuments("rule"));
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
