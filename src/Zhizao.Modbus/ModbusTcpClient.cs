@@ -344,6 +344,11 @@ public sealed class ModbusTcpClient : IAsyncDisposable
                     adu[1] = (byte)tid;
                     await socket.SendAsync(adu.AsMemory(0, length), SocketFlags.None, cancellationToken);
                 }
+                catch (OperationCanceledException)
+                {
+                    Close(new IOException("a request was cancelled part-way through sending")); // the server may hold half a frame
+                    throw;
+                }
                 finally
                 {
                     _sendLock.Release();

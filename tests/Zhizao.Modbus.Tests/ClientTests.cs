@@ -189,3 +189,49 @@ public class ClientTests
         Assert.True(Assert.IsType<ModbusException>(byName["i"].Error).IsTransient);
     }
 }
+
+public class ClientFuzzTests
+{
+    [Fact]
+    public async Task Random_responses_never_crash_the_client_and_it_keeps_working()
+    {
+        var random = new Random(7);
+        await using var server = new FakeModbusServer
+        {
+            Behavior = r => r.Index % 2 == 1 ? FakeReply.Normal : FakeReply.Rewrite(adu =>
+            {
+                lock (random)
+                {
+                    byte[] pdu = new byte[random.Next(1, 12)];
+                    random.NextBytes(pdu);
+                    if (random.Next(2) == 0)
+                        pdu[0] = adu[7];
+                    byte[] frame = [.. adu[..7], .. pdu];
+                    frame[4] = 0;
+                    frame[5] = (byte)(pdu.Length + 1);
+                    if (random.Next(4) == 0)
+                        frame[random.Next(frame.Length)] ^= (byte)random.Next(1, 256);
+                    return frame;
+                }
+            }),
+        };
+        server.HoldingRegisters[1] = 11;
+        await using var client = server.CreateClient(retries: 0, timeoutMs: 100);
+        int good = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            try
+            {
+                ushort[] r = await client.ReadHoldingRegistersAsync(1, 1);
+                Assert.Equal(11, r[0]);
+                good++;
+            }
+            catch (Exception ex) when (ex is ModbusTransportException or ModbusException)
+            {
+            }
+        }
+        Assert.True(good > 50, $"{good} good reads");
+        server.Behavior = _ => FakeReply.Normal;
+        Assert.Equal(new ushort[] { 11 }, await client.ReadHoldingRegistersAsync(1, 1));
+    }
+}
