@@ -121,6 +121,25 @@ public sealed class PymodbusInteropTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Points_are_written_and_read_with_the_matching_function_codes()
+    {
+        var coil = new ModbusPoint("coil", ModbusTable.Coil, 900, ModbusDataType.Bool);
+        var flag = new ModbusPoint("flag", ModbusTable.HoldingRegister, 901, ModbusDataType.Bit) { Bit = 4 };
+        var speed = new ModbusPoint("speed", ModbusTable.HoldingRegister, 902, ModbusDataType.UInt16) { Scale = 0.5 };
+        var energy = new ModbusPoint("energy", ModbusTable.HoldingRegister, 903, ModbusDataType.Float64) { ByteOrder = ModbusByteOrder.DCBA };
+        await _client.WritePointAsync(coil, ModbusValue.FromBool(true));
+        await _client.WritePointAsync(flag, ModbusValue.FromBool(true)); // register 901 preloaded with 901 = 0b1110000101
+        await _client.WritePointAsync(speed, ModbusValue.FromDouble(1500));
+        await _client.WritePointAsync(energy, ModbusValue.FromDouble(123456.789));
+        Assert.True((await _client.ReadPointAsync(coil)).AsBool());
+        Assert.Equal(901 | 16, (await _client.ReadHoldingRegistersAsync(901, 1))[0]);
+        Assert.Equal(1500, (await _client.ReadPointAsync(speed)).AsDouble());
+        Assert.Equal(3000, (await _client.ReadHoldingRegistersAsync(902, 1))[0]);
+        Assert.Equal(123456.789, (await _client.ReadPointAsync(energy)).AsDouble());
+        await Assert.ThrowsAsync<ArgumentException>(() => _client.WritePointAsync(new ModbusPoint("ir", ModbusTable.InputRegister, 0, ModbusDataType.Int16), ModbusValue.FromLong(1)));
+    }
+
+    [Fact]
     public async Task Illegal_address_is_an_exception_response()
     {
         var ex = await Assert.ThrowsAsync<ModbusException>(() => _client.ReadHoldingRegistersAsync(990, 20));

@@ -10,7 +10,8 @@ namespace Zhizao.Modbus.Tests;
 /// </summary>
 public sealed class PymodbusServer : IAsyncDisposable
 {
-    public const string Python = "/usr/bin/python3";
+    /// <summary>Debian's interpreter (where python3-pymodbus installs); ZHIZAO_PYTHON overrides it.</summary>
+    public static readonly string Python = Environment.GetEnvironmentVariable("ZHIZAO_PYTHON") is { Length: > 0 } p ? p : "/usr/bin/python3";
     private Process? _process;
 
     private PymodbusServer(int port) => Port = port;
