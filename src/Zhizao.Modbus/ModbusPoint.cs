@@ -133,7 +133,7 @@ public sealed record ModbusPoint
     public bool IsScaled => Scale != 1 || Offset != 0;
 
     /// <summary>Registers (or bits, for coil and discrete tables) the point occupies.</summary>
-    public int Span => Type switch
+    public int Quantity => Type switch
     {
         ModbusDataType.Bool or ModbusDataType.Bit or ModbusDataType.Int16 or ModbusDataType.UInt16 => 1,
         ModbusDataType.Int32 or ModbusDataType.UInt32 or ModbusDataType.Float32 => 2,
@@ -153,8 +153,8 @@ public sealed record ModbusPoint
             throw new ArgumentException($"point '{Name}': string length {Length} outside 1..{2 * ModbusLimits.MaxReadRegisters} bytes");
         if (Type == ModbusDataType.Bit && (Bit < 0 || Bit > 15))
             throw new ArgumentException($"point '{Name}': bit {Bit} outside 0..15");
-        if (Address + Span > ModbusLimits.AddressSpace)
-            throw new ArgumentException($"point '{Name}': address {Address} + {Span} runs past the 65536-entry address space");
+        if (Address + Quantity > ModbusLimits.AddressSpace)
+            throw new ArgumentException($"point '{Name}': address {Address} + {Quantity} runs past the 65536-entry address space");
         if (!double.IsFinite(Scale) || Scale == 0 || !double.IsFinite(Offset))
             throw new ArgumentException($"point '{Name}': scale must be finite and non-zero, offset finite");
         if (IsScaled && Type is ModbusDataType.String or ModbusDataType.Bool or ModbusDataType.Bit)
@@ -165,10 +165,10 @@ public sealed record ModbusPoint
 /// <summary>Converts between registers and point values, honouring byte/word order, scale and offset.</summary>
 public static class ModbusDataCodec
 {
-    /// <summary>Decodes a register point from exactly <see cref="ModbusPoint.Span"/> registers.</summary>
+    /// <summary>Decodes a register point from exactly <see cref="ModbusPoint.Quantity"/> registers.</summary>
     public static ModbusValue Decode(ModbusPoint point, ReadOnlySpan<ushort> registers)
     {
-        int span = point.Span;
+        int span = point.Quantity;
         if (registers.Length < span)
             throw new ArgumentException($"point '{point.Name}' needs {span} registers, got {registers.Length}", nameof(registers));
         Span<byte> bytes = stackalloc byte[2 * span];
@@ -215,7 +215,7 @@ public static class ModbusDataCodec
     /// </summary>
     public static ushort[] Encode(ModbusPoint point, ModbusValue value)
     {
-        int span = point.Span;
+        int span = point.Quantity;
         var registers = new ushort[span];
         Span<byte> bytes = stackalloc byte[2 * span];
         switch (point.Type)

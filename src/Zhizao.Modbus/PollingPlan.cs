@@ -40,7 +40,7 @@ public sealed class PollGroup
         for (int i = 0; i < Points.Count; i++)
         {
             ModbusPoint p = Points[i];
-            values[i] = ModbusDataCodec.Decode(p, registers.Slice(p.Address - Address, p.Span));
+            values[i] = ModbusDataCodec.Decode(p, registers.Slice(p.Address - Address, p.Quantity));
         }
     }
 
@@ -99,14 +99,14 @@ public sealed class PollingPlan
         foreach (var bucket in all.GroupBy(p => (p.UnitId, p.Table)).OrderBy(g => g.Key.UnitId).ThenBy(g => g.Key.Table))
         {
             int max = bucket.Key.Table is ModbusTable.Coil or ModbusTable.DiscreteInput ? options.MaxBitsPerRequest : options.MaxRegistersPerRequest;
-            var sorted = bucket.OrderBy(p => p.Address).ThenBy(p => p.Span).ToList();
+            var sorted = bucket.OrderBy(p => p.Address).ThenBy(p => p.Quantity).ToList();
             var current = new List<ModbusPoint>();
             int start = 0, end = 0;
             foreach (ModbusPoint p in sorted)
             {
-                if (p.Span > max)
-                    throw new ArgumentException($"point '{p.Name}' spans {p.Span}, more than {max} per request");
-                int pEnd = p.Address + p.Span;
+                if (p.Quantity > max)
+                    throw new ArgumentException($"point '{p.Name}' spans {p.Quantity}, more than {max} per request");
+                int pEnd = p.Address + p.Quantity;
                 if (current.Count > 0 && p.Address - end <= options.MaxGap && Math.Max(end, pEnd) - start <= max)
                 {
                     current.Add(p);

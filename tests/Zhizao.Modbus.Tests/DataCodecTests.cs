@@ -53,7 +53,7 @@ public class DataCodecTests
     {
         var p = Point(type, order);
         ushort[] regs = ModbusDataCodec.Encode(p, ModbusValue.FromDouble(value));
-        Assert.Equal(p.Span, regs.Length);
+        Assert.Equal(p.Quantity, regs.Length);
         Assert.Equal(value, ModbusDataCodec.Decode(p, regs).AsDouble());
     }
 

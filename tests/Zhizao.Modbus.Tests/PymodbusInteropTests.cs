@@ -91,11 +91,11 @@ public sealed class PymodbusInteropTests : IAsyncLifetime
             {
                 var p = new ModbusPoint($"{type}-{order}", ModbusTable.HoldingRegister, address, type) { ByteOrder = order };
                 points.Add((p, ModbusValue.FromDouble(value)));
-                address += (ushort)p.Span;
+                address += (ushort)p.Quantity;
             }
             var s = new ModbusPoint($"String-{order}", ModbusTable.HoldingRegister, address, ModbusDataType.String) { ByteOrder = order, Length = 9 };
             points.Add((s, ModbusValue.FromString("Zhizao-1")));
-            address += (ushort)s.Span;
+            address += (ushort)s.Quantity;
         }
         var scaled = new ModbusPoint("scaled", ModbusTable.HoldingRegister, address, ModbusDataType.Int16) { Scale = 0.01, Offset = -40 };
         points.Add((scaled, ModbusValue.FromDouble(21.37)));
