@@ -54,6 +54,16 @@ public class ClientTests
     }
 
     [Fact]
+    public async Task Truncated_frame_error_says_what_was_received()
+    {
+        await using var server = new FakeModbusServer { Behavior = _ => FakeReply.Truncate(9, close: true) };
+        await using var client = server.CreateClient(retries: 0);
+        var ex = await Assert.ThrowsAsync<ModbusTransportException>(() => client.ReadHoldingRegistersAsync(0, 1));
+        Assert.Contains("in the middle of a frame (9 bytes of it received)", ex.Message);
+        Assert.True(ex.IsTransient);
+    }
+
+    [Fact]
     public async Task Truncated_frame_left_hanging_times_out_and_recovers()
     {
         await using var server = new FakeModbusServer { Behavior = r => r.Index == 0 ? FakeReply.Truncate(5, close: false) : FakeReply.Normal };
