@@ -205,8 +205,16 @@ public sealed class MqttPacketReader
             KeepAliveSeconds = c.UInt16("keep alive"),
         };
         if (v5)
+        {
+            at = c.Offset;
             packet.Properties = ReadProperties(ref c, MqttPropertyContext.Connect);
+            if (packet.Properties is { AuthenticationData: not null, AuthenticationMethod: null })
+                MqttThrow.Protocol("authentication data without an authentication method", at);
+        }
+        at = c.Offset;
         packet.ClientId = c.String("client identifier");
+        if (!v5 && packet.ClientId.Length == 0 && !packet.CleanStart)
+            MqttThrow.Code(MqttReasonCode.ClientIdentifierNotValid, "empty client identifier needs clean session (MQTT-3.1.3-8)", at);
         if (will)
         {
             var w = new MqttWill { QoS = (MqttQoS)willQos, Retain = willRetain };

@@ -158,10 +158,13 @@ public class FuzzTests(ITestOutputHelper output)
                 return null;
             }
         }
-        catch (MqttProtocolException)
+        catch (MqttProtocolException ex)
         {
             rejected++;
-            return null;
+            // the code must be one a server can send: in DISCONNECT, or in CONNACK when refusing a CONNECT
+            bool sendable = MqttReasonCodes.IsValidFor(MqttPacketType.Disconnect, ex.ReasonCode)
+                || (input.Length > 0 && input[0] >> 4 == 1 && MqttReasonCodes.IsValidFor(MqttPacketType.ConnAck, ex.ReasonCode));
+            return sendable ? null : $"reason code {ex.ReasonCode} cannot be sent for this error: {ex.Message}";
         }
         catch (Exception ex)
         {

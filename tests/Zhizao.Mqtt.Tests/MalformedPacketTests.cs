@@ -107,6 +107,14 @@ public class MalformedPacketTests
         Fails(Pkt(0x10, S("MQTT"), B(4, 0x40, 0, 60), S("id"), S("pw")), V3, MalformedPacket);
 
     [Fact]
+    public void Connect_311_empty_client_id_without_clean_session_is_refused() =>
+        Fails(Pkt(0x10, S("MQTT"), B(4, 0x00, 0, 60), S("")), V3, ClientIdentifierNotValid);
+
+    [Fact]
+    public void Connect_authentication_data_without_method_is_a_protocol_error() =>
+        Fails(Connect5(0x02, Props(B(0x16, 0, 1, 9)), S("id")), V5, ProtocolError);
+
+    [Fact]
     public void Connect_5_password_without_user_name_is_allowed() =>
         Assert.NotNull(((MqttConnectPacket)Accepts(Connect5(0x40, NoProps, S("id"), S("pw")), V5)).Password);
 

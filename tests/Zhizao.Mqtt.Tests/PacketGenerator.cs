@@ -61,6 +61,8 @@ internal sealed class PacketGenerator(int seed)
             UserName = Coin() ? Str() : null,
             Properties = v5 ? Props(MqttPropertyContext.Connect) : null,
         };
+        if (!v5 && p.ClientId.Length == 0)
+            p.CleanStart = true;
         if (Coin() && (v5 || p.UserName is not null))
             p.Password = Bytes(20);
         if (Coin())
@@ -191,7 +193,7 @@ internal sealed class PacketGenerator(int seed)
         if (Want(MqttPropertyId.AssignedClientIdentifier)) p.AssignedClientIdentifier = Str();
         if (Want(MqttPropertyId.ServerKeepAlive)) p.ServerKeepAlive = (ushort)_r.Next(65536);
         if (Want(MqttPropertyId.AuthenticationMethod)) p.AuthenticationMethod = "SCRAM-SHA-1";
-        if (Want(MqttPropertyId.AuthenticationData)) p.AuthenticationData = Bytes(32);
+        if (Want(MqttPropertyId.AuthenticationData) && p.AuthenticationMethod is not null) p.AuthenticationData = Bytes(32);
         if (Want(MqttPropertyId.RequestProblemInformation)) p.RequestProblemInformation = (byte)_r.Next(2);
         if (Want(MqttPropertyId.WillDelayInterval)) p.WillDelayInterval = (uint)_r.NextInt64(uint.MaxValue);
         if (Want(MqttPropertyId.RequestResponseInformation)) p.RequestResponseInformation = (byte)_r.Next(2);
