@@ -31,26 +31,47 @@ public class ThroughputTests(ITestOutputHelper output)
         var reader = new MqttPacketReader(version);
         var buffer = new ArrayBufferWriter<byte>(1024);
         int size = writer.Write(publish, buffer);
+        var bytes = buffer.WrittenMemory.ToArray();
+        double decode = Rate(() =>
+        {
+            var seq = new ReadOnlySequence<byte>(bytes);
+            if (!reader.TryRead(ref seq, out _))
+                Assert.Fail("need more");
+        });
+        double encode = Rate(() =>
+        {
+            buffer.ResetWrittenCount();
+            writer.Write(publish, buffer);
+        });
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        long n = 0;
+        double perSecond = Rate(() =>
+        {
+            var seq = new ReadOnlySequence<byte>(buffer.WrittenMemory);
+            if (!reader.TryRead(ref seq, out var packet))
+                Assert.Fail("need more");
+            buffer.ResetWrittenCount();
+            writer.Write(packet, buffer);
+            n++;
+        });
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        output.WriteLine($"MQTT {version} PUBLISH ({size} bytes): {perSecond:N0} decode+encode/s " +
+            $"(decode alone {decode:N0}/s, encode alone {encode:N0}/s), {allocated / n} bytes allocated per decode+encode");
+        Assert.True(perSecond > 10_000);
+    }
+
+    private static double Rate(Action op)
+    {
+        for (int i = 0; i < 10_000; i++)
+            op();
         long n = 0;
         var sw = Stopwatch.StartNew();
-        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        while (sw.ElapsedMilliseconds < 2000)
+        while (sw.ElapsedMilliseconds < 1500)
         {
             for (int i = 0; i < 1000; i++)
-            {
-                var seq = new ReadOnlySequence<byte>(buffer.WrittenMemory);
-                if (!reader.TryRead(ref seq, out var packet))
-                    Assert.Fail("need more");
-                buffer.ResetWrittenCount();
-                writer.Write(packet, buffer);
-            }
+                op();
             n += 1000;
         }
-        sw.Stop();
-        double perSecond = n / sw.Elapsed.TotalSeconds;
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-        output.WriteLine($"MQTT {version} PUBLISH ({size} bytes): {perSecond:N0} decode+encode per second, " +
-            $"{allocated / n} bytes allocated per packet");
-        Assert.True(perSecond > 10_000);
+        return n / sw.Elapsed.TotalSeconds;
     }
 }
