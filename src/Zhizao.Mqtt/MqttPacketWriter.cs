@@ -99,6 +99,8 @@ public sealed class MqttPacketWriter
                 WriteConnect(ref e, p, v5);
                 break;
             case MqttConnAckPacket p:
+                if (p.SessionPresent && p.ReasonCode != MqttReasonCode.Success)
+                    throw new ArgumentException("session present must be 0 with a failure reason code", nameof(packet));
                 e.Byte(p.SessionPresent ? (byte)1 : (byte)0);
                 if (v5)
                 {
@@ -155,6 +157,8 @@ public sealed class MqttPacketWriter
                 e.UInt16(CheckId(p.PacketId));
                 if (v5)
                     Properties(ref e, p.Properties, MqttPropertyContext.SubAck, omit);
+                if (p.ReasonCodes.Count == 0)
+                    throw new ArgumentException("SUBACK needs at least one reason code", nameof(packet));
                 foreach (var code in p.ReasonCodes)
                 {
                     if (!v5 && !MqttReasonCodes.IsValidV311SubAck(code))
@@ -176,6 +180,8 @@ public sealed class MqttPacketWriter
                 if (v5)
                 {
                     Properties(ref e, p.Properties, MqttPropertyContext.UnsubAck, omit);
+                    if (p.ReasonCodes.Count == 0)
+                        throw new ArgumentException("UNSUBACK needs at least one reason code", nameof(packet));
                     foreach (var code in p.ReasonCodes)
                         e.Byte(CheckCode(p.Type, code));
                 }

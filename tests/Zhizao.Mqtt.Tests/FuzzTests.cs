@@ -9,7 +9,7 @@ namespace Zhizao.Mqtt.Tests;
 /// Mutated and random packets: the reader may only return a packet, ask for more, or throw MqttProtocolException; a
 /// packet it accepts must re-encode to a fixed point (decode, encode, decode, encode gives the same bytes). Runs
 /// 1,000,000 inputs (capped at 60 s); ZHIZAO_FUZZ_SECONDS=N runs for N seconds instead. A failure prints the input
-/// as hex: add it to <see cref="Regressions"/>.
+/// as hex: add it to <see cref="Regressions"/>. ZHIZAO_FUZZ_SEED=N replays a run (the seed is printed).
 /// </summary>
 public class FuzzTests(ITestOutputHelper output)
 {
@@ -33,7 +33,7 @@ public class FuzzTests(ITestOutputHelper output)
         bool timed = int.TryParse(env, out int seconds) && seconds > 0;
         long target = timed ? long.MaxValue : 1_000_000;
         var limit = TimeSpan.FromSeconds(timed ? seconds : 60);
-        int seed = Environment.TickCount;
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("ZHIZAO_FUZZ_SEED"), out int fixedSeed) ? fixedSeed : Environment.TickCount;
         output.WriteLine($"seed {seed}");
         var rnd = new Random(seed);
 
