@@ -28,7 +28,7 @@ internal static class Evaluator
             foreach (var f in files)
             {
                 var train = f.Features.Take(SkabData.TrainRows).ToArray();
-                var monitor = model.Fit(train);
+                var monitor = model.Fit(train, f.FeatureNames);
                 var verdicts = monitor.Run(f.Features);
                 var n = f.Features.Length - SkabData.TrainRows;
                 var predicted = new bool[n];

@@ -9,7 +9,7 @@ return EvalCommand.Run(args);
 internal static class EvalCommand
 {
     private const string Usage =
-        "usage: Zhizao.Eval [--data DIR] [--out DIR] [--models t2,pca,mset,ensemble]\n" +
+        "usage: Zhizao.Eval [--data DIR] [--out DIR] [--models t2,pca,mset,ensemble-all,ensemble]\n" +
         "  --data    SKAB folder (with data/); default ../shared/datasets/skab from the repository root\n" +
         "  --out     where the prediction CSVs go; default bench/Zhizao.Eval/out\n" +
         "  --models  comma-separated subset; default all";

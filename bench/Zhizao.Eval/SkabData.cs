@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Zhizao.Eval;
 
-internal sealed record SkabFile(string Name, DateTime[] Times, double[][] Features, bool[] Anomaly, bool[] Changepoint);
+internal sealed record SkabFile(string Name, string[] FeatureNames, DateTime[] Times, double[][] Features, bool[] Anomaly, bool[] Changepoint);
 
 internal static class SkabData
 {
@@ -47,7 +47,7 @@ internal static class SkabData
             anomaly.Add(Number(parts[anomalyCol], name, lineNo) != 0);
             cps.Add(Number(parts[cpCol], name, lineNo) != 0);
         }
-        return new SkabFile(name, [.. times], [.. rows], [.. anomaly], [.. cps]);
+        return new SkabFile(name, featureCols.Select(c => header[c]).ToArray(), [.. times], [.. rows], [.. anomaly], [.. cps]);
     }
 
     private static double Number(string s, string name, int line) =>

@@ -13,6 +13,9 @@ public sealed record MonitorOptions
 
     /// <summary>Use the detector's own threshold (score 1) instead of calibrating on the training scores.</summary>
     public bool UseDetectorThreshold { get; init; }
+
+    /// <summary>Average log scores (a geometric mean), so one spike does not hold the alarm for a whole window.</summary>
+    public bool Geometric { get; init; }
 }
 
 public readonly record struct AnomalyVerdict(double Score, double Smoothed, bool IsAnomaly);
@@ -59,12 +62,13 @@ public sealed class AnomalyMonitor
     {
         var s = Detector.Score(x);
         if (!double.IsFinite(s)) s = double.MaxValue / _ring.Length;
+        var v = _options.Geometric ? Math.Log(Math.Max(s, 1e-9)) : s;
         if (_count == _ring.Length) _sum -= _ring[_next];
         else _count++;
-        _ring[_next] = s;
-        _sum += s;
+        _ring[_next] = v;
+        _sum += v;
         _next = (_next + 1) % _ring.Length;
-        var smoothed = _sum / _count;
+        var smoothed = _options.Geometric ? Math.Exp(_sum / _count) : _sum / _count;
         return new AnomalyVerdict(s, smoothed, smoothed > Threshold);
     }
 
