@@ -174,14 +174,11 @@ public sealed class MsetDetector : IAnomalyDetector
 
     public double Score(ReadOnlySpan<double> x) => RawScore(ResidualStandardised(_scaler.Transform(x))) / Threshold;
 
+    /// <summary>Squared residuals in standard deviations of each feature's training spread, as shares.</summary>
     public void Contributions(ReadOnlySpan<double> x, Span<double> destination)
     {
         var r = ResidualStandardised(_scaler.Transform(x));
-        for (var j = 0; j < r.Length; j++)
-        {
-            var e = r[j] / _residualScale[j];
-            destination[j] = e * e;
-        }
+        for (var j = 0; j < r.Length; j++) destination[j] = r[j] * r[j];
         Matrix.Normalise(destination[..r.Length]);
     }
 }
