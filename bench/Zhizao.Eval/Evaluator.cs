@@ -21,7 +21,7 @@ internal static class Evaluator
         if (outDir is not null)
         {
             csv = new StreamWriter(Path.Combine(outDir, $"skab-{model.Key}.csv"), false, new UTF8Encoding(false));
-            csv.WriteLine("file,timestamp,score,smoothed,threshold,predicted,anomaly,changepoint");
+            csv.WriteLine("file,timestamp,score,smoothed,threshold,predicted,anomaly,changepoint,top_contributors");
         }
         try
         {
@@ -47,8 +47,11 @@ internal static class Evaluator
                     {
                         var r = SkabData.TrainRows + i;
                         var v = verdicts[r];
+                        var top = predicted[i]
+                            ? string.Join('+', monitor.Detector.TopContributors(f.Features[r], 2).Select(j => f.FeatureNames[j]))
+                            : "";
                         csv.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{f.Name},{f.Times[r]:yyyy-MM-dd HH:mm:ss},{v.Score:G6},{v.Smoothed:G6},{monitor.Threshold:G6},{(predicted[i] ? 1 : 0)},{(f.Anomaly[r] ? 1 : 0)},{(f.Changepoint[r] ? 1 : 0)}"));
+                            $"{f.Name},{f.Times[r]:yyyy-MM-dd HH:mm:ss},{v.Score:G6},{v.Smoothed:G6},{monitor.Threshold:G6},{(predicted[i] ? 1 : 0)},{(f.Anomaly[r] ? 1 : 0)},{(f.Changepoint[r] ? 1 : 0)},{top}"));
                     }
                 }
             }
