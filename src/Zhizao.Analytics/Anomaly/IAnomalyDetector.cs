@@ -36,8 +36,6 @@ public static class AnomalyDetectorExtensions
     public static int[] TopContributors(this IAnomalyDetector detector, ReadOnlySpan<double> x, int count)
     {
         var c = detector.Contributions(x);
-        var idx = Enumerable.Range(0, c.Length).ToArray();
-        Array.Sort(idx, (a, b) => c[b].CompareTo(c[a]) is var r && r != 0 ? r : a.CompareTo(b));
-        return idx[..Math.Min(count, idx.Length)];
+        return Enumerable.Range(0, c.Length).OrderByDescending(j => c[j]).ThenBy(j => j).Take(count).ToArray();
     }
 }
