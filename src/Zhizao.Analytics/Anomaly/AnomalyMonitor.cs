@@ -68,6 +68,12 @@ public sealed class AnomalyMonitor
         _ring[_next] = v;
         _sum += v;
         _next = (_next + 1) % _ring.Length;
+        if (_next == 0 && _count == _ring.Length)
+        {
+            // re-add from the ring once per cycle so rounding cannot accumulate over a long stream
+            _sum = 0;
+            foreach (var r in _ring) _sum += r;
+        }
         var smoothed = _options.Geometric ? Math.Exp(_sum / _count) : _sum / _count;
         return new AnomalyVerdict(s, smoothed, smoothed > Threshold);
     }
