@@ -9,10 +9,12 @@ namespace Zhizao.EndToEnd;
 /// </summary>
 public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
 {
-    private async Task<(int Code, string Output)> RunBenchAsync(string args)
+    private Task<(int Code, string Output)> RunBenchAsync(string args) => RunAsync("Zhizao.Bench", args);
+
+    private async Task<(int Code, string Output)> RunAsync(string project, string args)
     {
         string config = Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(ZhizaoProcess.ServerDll()))!)!;
-        string dll = Path.Combine(ZhizaoProcess.RepoRoot(), "bench", "Zhizao.Bench", "bin", config, "net10.0", "Zhizao.Bench.dll");
+        string dll = Path.Combine(ZhizaoProcess.RepoRoot(), "bench", project, "bin", config, "net10.0", project + ".dll");
         var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" {args}") { RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -38,5 +40,24 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         var (code, text) = await RunBenchAsync($"http --seconds 2 --connections 2 --machines 100 --server-dll \"{ZhizaoProcess.ServerDll()}\"");
         Assert.True(code == 0, text);
         Assert.Contains("points/s", text);
+    }
+
+    /// <summary>The SKAB harness on the fastest model; without the shared data it must say so and exit 3.</summary>
+    [Fact]
+    public async Task Skab_evaluation_runs_or_names_the_missing_data()
+    {
+        string data = Path.Combine(ZhizaoProcess.RepoRoot(), "..", "shared", "datasets", "skab");
+        string outDir = Directory.CreateTempSubdirectory("zz-eval-").FullName;
+        var (code, text) = await RunAsync("Zhizao.Eval", $"--data \"{data}\" --out \"{outDir}\" --models t2");
+        if (!Directory.Exists(data))
+        {
+            Assert.Equal(3, code);
+            Assert.Contains("skab", text, StringComparison.OrdinalIgnoreCase);
+            return;
+        }
+
+        Assert.True(code == 0, text);
+        Assert.Contains("NAB", text);
+        Assert.True(File.Exists(Path.Combine(outDir, "skab-t2.csv")), text);
     }
 }
