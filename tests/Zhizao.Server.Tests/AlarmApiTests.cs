@@ -136,6 +136,10 @@ public sealed class AlarmApiTests
         Assert.Contains("flwo", detail);
         Assert.Contains("position 1", detail);
 
+        using var badEnum = await node.Http.PostAsync("api/rules", new StringContent("""{"id":"x","name":"X","equipmentTypeId":"pump","kind":"Expresion"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, badEnum.StatusCode);
+        Assert.Contains("$.kind", (await badEnum.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+
         using var unknownType = await node.Http.PostAsJsonAsync("api/rules", new
         {
             id = "x", name = "X", equipmentTypeId = "robot", kind = "Limit", limit = new { tag = "flow", type = "High", setpoint = 1 },

@@ -189,6 +189,17 @@ public sealed class IngestApiTests
     }
 
     [Fact]
+    public async Task Line_protocol_is_accepted_whatever_the_content_type_as_curl_sends_it()
+    {
+        await using var node = await Node.StartAsync();
+        foreach (string type in new[] { "application/x-www-form-urlencoded", "application/octet-stream" })
+        {
+            using var resp = await node.Http.PostAsync("api/v2/write", new StringContent($"free v=1 {T0}\n", Encoding.UTF8, type));
+            Assert.Equal(HttpStatusCode.NoContent, resp.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task Query_errors_name_the_parameter()
     {
         await using var node = await Node.StartAsync();

@@ -115,8 +115,7 @@ internal static class AssetEndpoints
             var doc = ModelFormats.Parse(text, req.ContentType);
             var (t, a) = meta.Import(doc);
             return TypedResults.Ok(new ImportResult(t, a));
-        }).WithSummary("Upsert a whole model document (JSON or YAML) in one transaction")
-          .Accepts<AssetModelDocument>("application/json", "application/yaml");
+        }).WithSummary("Upsert a whole model document (JSON or YAML, any content type; JSON when it starts with '{') in one transaction");
     }
 }
 

@@ -27,13 +27,11 @@ internal static class IngestEndpoints
 
             return await WithBodyAsync(ctx, options, body => ingest.WriteLineProtocolAsync(body, p, ctx.RequestAborted), "line");
         })
-        .Accepts<string>("text/plain")
-        .WithSummary("Write InfluxDB line protocol (v2 API). 204 when all lines are stored; 400 'partial write' lists rejected lines, the others are stored.");
+        .WithSummary("Write InfluxDB line protocol (v2 API; any content type). 204 when all lines are stored; 400 'partial write' lists rejected lines, the others are stored.");
 
         g.MapPost("/ingest/json", (HttpContext ctx, IngestService ingest, PlatformOptions options) =>
             WithBodyAsync(ctx, options, body => ingest.WriteJsonAsync(body, ctx.RequestAborted), "item"))
-        .Accepts<JsonBatchExample>("application/json")
-        .WithSummary("Write a JSON batch: {\"points\":[{\"series\":\"eq/tag\",\"t\":..., \"v\":...} or {\"equipment\":\"eq\",\"t\":...,\"values\":{...}}]}. 204 when all items are stored; 400 lists rejected items by index.");
+        .WithSummary("Write a JSON batch (any content type): {\"points\":[{\"series\":\"eq/tag\",\"t\":..., \"v\":...} or {\"equipment\":\"eq\",\"t\":...,\"values\":{...}}]}. 204 when all items are stored; 400 lists rejected items by index.");
 
         // InfluxDB 1.x clients post to /write
         app.MapPost("/write", (HttpContext ctx) =>
@@ -156,7 +154,3 @@ public sealed record WriteRejection(string Code, string Message, int LinesAccept
 
 public sealed record WriteError(int Line, string Reason);
 
-/// <summary>Shape of the JSON batch body, for the OpenAPI document.</summary>
-public sealed record JsonBatchExample(List<JsonBatchPoint> Points);
-
-public sealed record JsonBatchPoint(string? Series, string? Equipment, object T, object? V, Dictionary<string, object>? Values);

@@ -34,9 +34,10 @@ public static class CliApp
 
         try
         {
-            return await root.Parse(args).InvokeAsync();
+            // our own handler below prints one line; System.CommandLine's would print a stack trace
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (CliException e)
+        catch (Exception e) when (e is CliException or ZhizaoException or IOException or UnauthorizedAccessException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 1;
@@ -52,10 +53,11 @@ public static class CliApp
         var seed = new Option<int>("--demo-seed") { Description = "Virtual factory seed", DefaultValueFactory = _ => 42 };
         var apiToken = new Option<string?>("--api-token") { Description = "Require this token on /api (env Zhizao__ApiToken)" };
         var retention = new Option<string?>("--retention") { Description = "Drop data older than this, e.g. 30d" };
+        var window = new Option<string>("--out-of-order-window") { Description = "How far behind a series' newest point a write may land, e.g. 1h, 30d (history imports into live series need a wide window)", DefaultValueFactory = _ => "1h" };
         var headPoints = new Option<long>("--head-flush-points") { Description = "Seal the in-memory head into compressed blocks at this many points", DefaultValueFactory = _ => 8_000_000 };
         var cmd = new Command("serve", "Run a Zhizao node (REST API, ingest, storage, the virtual factory demo)")
         {
-            urls, dataDir, noDemo, rate, seed, apiToken, retention, headPoints,
+            urls, dataDir, noDemo, rate, seed, apiToken, retention, window, headPoints,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -68,10 +70,11 @@ public static class CliApp
                 DemoSeed = pr.GetValue(seed),
                 HeadFlushPoints = pr.GetValue(headPoints),
                 ApiToken = pr.GetValue(apiToken) ?? Environment.GetEnvironmentVariable("Zhizao__ApiToken"),
-                Retention = pr.GetValue(retention) is { } r ? TimeSpan.FromTicks(TimeParam.ParseDuration(r, "--retention") / 100) : null,
             };
             try
             {
+                options.OutOfOrderWindow = TimeSpan.FromTicks(TimeParam.ParseDuration(pr.GetValue(window)!, "--out-of-order-window") / 100);
+                options.Retention = pr.GetValue(retention) is { } r ? TimeSpan.FromTicks(TimeParam.ParseDuration(r, "--retention") / 100) : null;
                 await using var app = ServerHost.Build(options, pr.UnmatchedTokens.ToArray());
                 await app.StartAsync(ct);
                 Console.WriteLine($"Zhizao is running on {app.BoundAddress()} (data in {Path.GetFullPath(options.DataDirectory)}){(options.Demo ? " with the virtual factory demo" : string.Empty)}. Ctrl+C stops it.");

@@ -118,12 +118,19 @@ internal static class ImportCommand
         int storeRefused = root.TryGetProperty("pointsRefused", out var sr) ? sr.GetInt32() : 0;
         totals.Stored += samples.Count - refused - storeRefused;
         totals.PointsRejected += refused + storeRefused;
+        bool listed = false;
         if (root.TryGetProperty("errors", out var errors))
         {
             foreach (var e in errors.EnumerateArray())
             {
                 totals.Report(e.GetProperty("reason").GetString() ?? "rejected");
+                listed = true;
             }
+        }
+
+        if (!listed && (root.TryGetProperty("message", out var m) || root.TryGetProperty("detail", out m)) && m.ValueKind == JsonValueKind.String)
+        {
+            totals.Report(m.GetString()!);
         }
     }
 

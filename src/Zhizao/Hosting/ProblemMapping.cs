@@ -30,7 +30,7 @@ internal sealed partial class ProblemMapping(ILogger<ProblemMapping> logger) : I
             {
                 Status = status,
                 Title = title,
-                Detail = status >= 500 ? "see the server log" : exception.Message,
+                Detail = status >= 500 ? "see the server log" : Describe(exception),
                 Instance = context.Request.Path,
             },
             options: null,
@@ -38,6 +38,12 @@ internal sealed partial class ProblemMapping(ILogger<ProblemMapping> logger) : I
             cancellationToken);
         return true;
     }
+
+    /// <summary>The message, plus the JSON reader's reason (which names the path) when binding a body failed.</summary>
+    private static string Describe(Exception exception) =>
+        exception is BadHttpRequestException { InnerException: System.Text.Json.JsonException j }
+            ? $"{exception.Message} {j.Message}"
+            : exception.Message;
 
     [LoggerMessage(EventId = 1000, Level = LogLevel.Error, Message = "Unhandled error on {Path}")]
     private static partial void LogUnhandled(ILogger logger, string path, Exception exception);
