@@ -25,6 +25,7 @@ public static class ModelFormats
         new SerializerBuilder()
             .WithNamingConvention(CamelCaseNamingConvention.Instance)
             .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull)
+            .DisableAliases() // a file people edit by hand: no &anchors or *aliases for shared tag definitions
             .Build()
             .Serialize(doc);
 
