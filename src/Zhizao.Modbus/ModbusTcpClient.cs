@@ -125,67 +125,35 @@ public sealed class ModbusTcpClient : IAsyncDisposable
     public Task WriteSingleCoilAsync(ushort address, bool value, CancellationToken cancellationToken = default)
         => WriteSingleCoilAsync(_options.DefaultUnitId, address, value, cancellationToken);
 
-    public async Task WriteSingleCoilAsync(byte unitId, ushort address, bool value, CancellationToken cancellationToken = default)
-    {
-        byte[] adu = ArrayPool<byte>.Shared.Rent(ModbusLimits.MaxAduLength);
-        try
-        {
-            int length = ModbusCodec.EncodeWriteSingleCoil(adu, 0, unitId, address, value);
-            ushort wire = value ? (ushort)0xFF00 : (ushort)0;
-            await ExecuteAsync(adu, length, unitId, pdu => ModbusCodec.CheckWriteEcho(pdu, unitId, ModbusFunction.WriteSingleCoil, address, wire), cancellationToken);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(adu);
-        }
-    }
+    public Task WriteSingleCoilAsync(byte unitId, ushort address, bool value, CancellationToken cancellationToken = default)
+        => WriteCheckingEchoAsync(unitId, adu => ModbusCodec.EncodeWriteSingleCoil(adu, 0, unitId, address, value), ModbusFunction.WriteSingleCoil, address, value ? (ushort)0xFF00 : (ushort)0, cancellationToken);
 
     public Task WriteSingleRegisterAsync(ushort address, ushort value, CancellationToken cancellationToken = default)
         => WriteSingleRegisterAsync(_options.DefaultUnitId, address, value, cancellationToken);
 
-    public async Task WriteSingleRegisterAsync(byte unitId, ushort address, ushort value, CancellationToken cancellationToken = default)
-    {
-        byte[] adu = ArrayPool<byte>.Shared.Rent(ModbusLimits.MaxAduLength);
-        try
-        {
-            int length = ModbusCodec.EncodeWriteSingleRegister(adu, 0, unitId, address, value);
-            await ExecuteAsync(adu, length, unitId, pdu => ModbusCodec.CheckWriteEcho(pdu, unitId, ModbusFunction.WriteSingleRegister, address, value), cancellationToken);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(adu);
-        }
-    }
+    public Task WriteSingleRegisterAsync(byte unitId, ushort address, ushort value, CancellationToken cancellationToken = default)
+        => WriteCheckingEchoAsync(unitId, adu => ModbusCodec.EncodeWriteSingleRegister(adu, 0, unitId, address, value), ModbusFunction.WriteSingleRegister, address, value, cancellationToken);
 
     public Task WriteMultipleCoilsAsync(ushort address, ReadOnlyMemory<bool> values, CancellationToken cancellationToken = default)
         => WriteMultipleCoilsAsync(_options.DefaultUnitId, address, values, cancellationToken);
 
-    public async Task WriteMultipleCoilsAsync(byte unitId, ushort address, ReadOnlyMemory<bool> values, CancellationToken cancellationToken = default)
-    {
-        byte[] adu = ArrayPool<byte>.Shared.Rent(ModbusLimits.MaxAduLength);
-        try
-        {
-            int length = ModbusCodec.EncodeWriteMultipleCoils(adu, 0, unitId, address, values.Span);
-            ushort quantity = (ushort)values.Length;
-            await ExecuteAsync(adu, length, unitId, pdu => ModbusCodec.CheckWriteEcho(pdu, unitId, ModbusFunction.WriteMultipleCoils, address, quantity), cancellationToken);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(adu);
-        }
-    }
+    public Task WriteMultipleCoilsAsync(byte unitId, ushort address, ReadOnlyMemory<bool> values, CancellationToken cancellationToken = default)
+        => WriteCheckingEchoAsync(unitId, adu => ModbusCodec.EncodeWriteMultipleCoils(adu, 0, unitId, address, values.Span), ModbusFunction.WriteMultipleCoils, address, (ushort)values.Length, cancellationToken);
 
     public Task WriteMultipleRegistersAsync(ushort address, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default)
         => WriteMultipleRegistersAsync(_options.DefaultUnitId, address, values, cancellationToken);
 
-    public async Task WriteMultipleRegistersAsync(byte unitId, ushort address, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default)
+    public Task WriteMultipleRegistersAsync(byte unitId, ushort address, ReadOnlyMemory<ushort> values, CancellationToken cancellationToken = default)
+        => WriteCheckingEchoAsync(unitId, adu => ModbusCodec.EncodeWriteMultipleRegisters(adu, 0, unitId, address, values.Span), ModbusFunction.WriteMultipleRegisters, address, (ushort)values.Length, cancellationToken);
+
+    /// <summary>The write functions share this: encode into a pooled ADU, send, and check that the server echoed the request.</summary>
+    private async Task WriteCheckingEchoAsync(byte unitId, Func<byte[], int> encode, ModbusFunction function, ushort address, ushort echo, CancellationToken cancellationToken)
     {
         byte[] adu = ArrayPool<byte>.Shared.Rent(ModbusLimits.MaxAduLength);
         try
         {
-            int length = ModbusCodec.EncodeWriteMultipleRegisters(adu, 0, unitId, address, values.Span);
-            ushort quantity = (ushort)values.Length;
-            await ExecuteAsync(adu, length, unitId, pdu => ModbusCodec.CheckWriteEcho(pdu, unitId, ModbusFunction.WriteMultipleRegisters, address, quantity), cancellationToken);
+            int length = encode(adu);
+            await ExecuteAsync(adu, length, unitId, pdu => ModbusCodec.CheckWriteEcho(pdu, unitId, function, address, echo), cancellationToken);
         }
         finally
         {
