@@ -39,7 +39,6 @@ public sealed partial class AlarmService : BackgroundService
     private Dictionary<string, RuleDefinition> _rules = new(StringComparer.Ordinal);
     private int[] _map = [];          // store series id → engine series id; Unknown until looked up, -1 when no rule reads it
     private ValueKind[] _kinds = [];
-    private long _evaluated;
 
     private const int Unknown = int.MinValue;
 
@@ -49,9 +48,9 @@ public sealed partial class AlarmService : BackgroundService
         _store = store;
         _logger = logger;
         Alarms = new AlarmManager(journal, new AlarmOptions(), webhooks.Enqueue, journal.LastSequence);
-        _engine = Compile(out _);
-        Alarms.Restore(journal.Read(0, long.MaxValue), id => _rules.GetValueOrDefault(id));
-        _engine = Compile(out _); // again, now knowing which conditions were active before the restart
+        var rules = LoadRules();
+        Alarms.Restore(journal.Read(0, long.MaxValue), id => rules.GetValueOrDefault(id));
+        _engine = Compile(out _); // after the restore, so conditions active before the restart stay active
         meta.Changed += _ => Rebuild();
         meta.DocumentsChanged += kind =>
         {
@@ -63,8 +62,6 @@ public sealed partial class AlarmService : BackgroundService
     }
 
     public AlarmManager Alarms { get; }
-
-    public long SamplesEvaluated => Interlocked.Read(ref _evaluated);
 
     public IReadOnlyList<RuleProblem> Problems { get; private set; } = [];
 
@@ -192,7 +189,6 @@ public sealed partial class AlarmService : BackgroundService
                     _ => TagValue.FromString(c.Texts?[i] ?? string.Empty),
                 };
                 _engine.Process(engineId, c.Timestamps[i], value, _changes);
-                _evaluated++;
             }
 
             if (_changes.Count > 0)
@@ -239,6 +235,16 @@ public sealed partial class AlarmService : BackgroundService
 
     private RuleEngine Compile(out IReadOnlyList<RuleProblem> problems)
     {
+        var rules = LoadRules();
+        _rules = rules;
+        var snapshot = _meta.Snapshot;
+        var engine = RuleEngine.Compile(rules.Values, snapshot.Types, snapshot.Assets, (rule, eq) => Alarms.IsConditionActive(rule.Id, eq));
+        Problems = problems = engine.Problems;
+        return engine;
+    }
+
+    private Dictionary<string, RuleDefinition> LoadRules()
+    {
         var rules = new Dictionary<string, RuleDefinition>(StringComparer.Ordinal);
         foreach (var (id, json) in _meta.ListDocuments(RuleKind))
         {
@@ -255,11 +261,7 @@ public sealed partial class AlarmService : BackgroundService
             }
         }
 
-        _rules = rules;
-        var snapshot = _meta.Snapshot;
-        var engine = RuleEngine.Compile(rules.Values, snapshot.Types, snapshot.Assets, (rule, eq) => Alarms.IsConditionActive(rule.Id, eq));
-        Problems = problems = engine.Problems;
-        return engine;
+        return rules;
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "Rule evaluation failed")]

@@ -39,8 +39,6 @@ public sealed partial class IngestService
         meta.Changed += _ => Volatile.Write(ref _cache, NewCache());
     }
 
-    public ITimeSeriesStore Store => _store;
-
     /// <summary>Parses and stores a line-protocol body. Valid lines are stored even when others are rejected.</summary>
     public async Task<IngestOutcome> WriteLineProtocolAsync(ReadOnlyMemory<byte> body, TimestampPrecision precision, CancellationToken ct)
     {
