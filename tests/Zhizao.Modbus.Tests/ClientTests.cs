@@ -68,7 +68,7 @@ public class ClientTests
     {
         await using var server = new FakeModbusServer { Behavior = r => r.Index == 0 ? FakeReply.Truncate(5, close: false) : FakeReply.Normal };
         server.HoldingRegisters[0] = 42;
-        await using var client = server.CreateClient(timeoutMs: 200);
+        await using var client = server.CreateClient(timeoutMs: 1000);
         Assert.Equal(new ushort[] { 42 }, await client.ReadHoldingRegistersAsync(0, 1));
         Assert.Equal(2, server.Connections);
     }
@@ -78,7 +78,7 @@ public class ClientTests
     {
         await using var server = new FakeModbusServer { Behavior = r => r.Index == 0 ? FakeReply.WrongTransactionId : FakeReply.Normal };
         server.HoldingRegisters[3] = 3;
-        await using var client = server.CreateClient(timeoutMs: 200);
+        await using var client = server.CreateClient(timeoutMs: 1000);
         Assert.Equal(new ushort[] { 3 }, await client.ReadHoldingRegistersAsync(3, 1));
         Assert.Equal(1, client.UnmatchedResponses);
     }

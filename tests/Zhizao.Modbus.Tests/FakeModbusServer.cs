@@ -57,7 +57,7 @@ public sealed class FakeModbusServer : IAsyncDisposable
     public int Requests => Volatile.Read(ref _requests);
     public int Connections => Volatile.Read(ref _connections);
 
-    public ModbusTcpClient CreateClient(int retries = 2, int timeoutMs = 500, int maxOutstanding = 1) => new(new ModbusTcpClientOptions
+    public ModbusTcpClient CreateClient(int retries = 2, int timeoutMs = 5000, int maxOutstanding = 1) => new(new ModbusTcpClientOptions
     {
         Host = "127.0.0.1",
         Port = Port,
