@@ -75,7 +75,13 @@ public sealed class SqliteAlarmJournal : IAlarmJournal, IDisposable
             p[13].Value = (object?)entry.ShelvedUntilNs ?? DBNull.Value;
             _insert.ExecuteNonQuery();
         }
+
+        Appended?.Invoke(entry);
     }
+
+    /// <summary>Raised after each entry is written (on the writer's thread, possibly under the alarm manager's lock:
+    /// handlers must only hand the entry on, never block or call back into the alarm manager).</summary>
+    public event Action<AlarmJournalEntry>? Appended;
 
     public IReadOnlyList<AlarmJournalEntry> Read(long fromNs, long toNs)
     {

@@ -8,6 +8,7 @@ using Zhizao.Ingest;
 using Zhizao.Pipeline;
 using Zhizao.Storage;
 using Zhizao.Storage.Metadata;
+using Zhizao.Web;
 
 namespace Zhizao.Hosting;
 
@@ -19,7 +20,11 @@ public static class ServerHost
         ArgumentNullException.ThrowIfNull(options);
         TokenAuth.EnsureSafeBinding(options);
 
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [] });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args ?? [],
+            WebRootPath = ConsoleFiles.WebRoot, // the console's files sit next to the assembly, wherever it is started from
+        });
         builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -41,6 +46,7 @@ public static class ServerHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AlarmService>());
         builder.Services.AddSingleton<IngestService>();
         builder.Services.AddSingleton<DemoPlant>();
+        builder.Services.AddSingleton<LiveHub>();
         if (options.Demo)
         {
             builder.Services.AddHostedService<DemoService>();
@@ -67,6 +73,7 @@ public static class ServerHost
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseTokenAuth(options.ApiToken);
+        app.UseConsoleFiles();
 
         app.MapGet("/healthz", (ITimeSeriesStore store) =>
         {
@@ -79,6 +86,8 @@ public static class ServerHost
         app.MapIngestEndpoints();
         app.MapAlarmEndpoints();
         app.MapDemoEndpoints();
+        app.MapConsoleEndpoints();
+        app.MapLiveEndpoints();
 
         // open storage eagerly so recovery problems show at start, not at the first request
         app.Services.GetRequiredService<ITimeSeriesStore>();
