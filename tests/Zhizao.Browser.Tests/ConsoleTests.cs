@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
+using Xunit.Abstractions;
 using Zhizao.Hosting;
 using static Microsoft.Playwright.Assertions;
 

@@ -23,6 +23,7 @@ internal static class LiveEndpoints
 {
     public static readonly TimeSpan ValueInterval = TimeSpan.FromMilliseconds(500);
     public const int MaxTrackedSeries = 5_000;
+    public const int MaxNames = 500;
     private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan Reresolve = TimeSpan.FromSeconds(5);
 
@@ -35,17 +36,19 @@ internal static class LiveEndpoints
     }
 
     private static async Task HandleAsync(
-        HttpContext ctx, LiveHub hub, ITimeSeriesStore store, AlarmService alarms, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
+        HttpContext ctx, LiveHub hub, ITimeSeriesStore store, AlarmService alarms, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, IHostApplicationLifetime lifetime,
         string[]? series, string[]? equipment, string[]? tag)
     {
         int asked = (series?.Length ?? 0) + (equipment?.Length ?? 0) + (tag?.Length ?? 0);
-        if (asked > MaxTrackedSeries)
+        if (asked > MaxNames)
         {
-            throw new InvalidInputException($"{asked} series, equipment and tag names asked for; at most {MaxTrackedSeries}", "series");
+            throw new InvalidInputException($"{asked} series, equipment and tag names asked for; at most {MaxNames} (each connection tracks at most {MaxTrackedSeries} series)", "series");
         }
 
         var options = json.Value.SerializerOptions;
-        var ct = ctx.RequestAborted;
+        // ends when the browser goes away or the node shuts down (a stream left open would hold shutdown for 30 s)
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, lifetime.ApplicationStopping);
+        var ct = linked.Token;
         ctx.Response.ContentType = "text/event-stream; charset=utf-8";
         ctx.Response.Headers.CacheControl = "no-cache, no-transform";
         ctx.Response.Headers["X-Accel-Buffering"] = "no";
