@@ -34,13 +34,13 @@ public sealed class ConsoleTests(ConsoleFixture fx, ITestOutputHelper output)
     [Fact]
     public async Task Equipment_page_values_change_without_reload_and_the_trend_draws()
     {
-        var page = await fx.OpenAsync("#/equipment/l1-comp-01");
-        await Expect(page.GetByTestId("page-title")).ToContainTextAsync("l1-comp-01");
+        var page = await fx.OpenAsync("#/equipment/l1-pm-01");
+        await Expect(page.GetByTestId("page-title")).ToContainTextAsync("l1-pm-01");
         var energy = page.GetByTestId("value-energy_kwh");
-        var time = page.Locator("[data-time='l1-comp-01/energy_kwh']");
+        var time = page.Locator("[data-time='l1-pm-01/energy_kwh']");
         string firstTime = await time.InnerTextAsync();
         string firstEnergy = await energy.InnerTextAsync();
-        // the compressor runs around the clock; its time stamp moves every second and its energy counter climbs
+        // the line's power meter reads around the clock: its time stamp moves every second and its energy counter climbs
         await Expect(time).Not.ToHaveTextAsync(firstTime, new() { Timeout = 15_000 });
         await Expect(energy).Not.ToHaveTextAsync(firstEnergy, new() { Timeout = 60_000 });
         await Expect(page.Locator("#chart canvas").First).ToBeVisibleAsync();
@@ -117,6 +117,23 @@ public sealed class ConsoleTests(ConsoleFixture fx, ITestOutputHelper output)
         await page.GetByTestId("tab-kpis").ClickAsync();
         await Expect(page.GetByTestId("alarm-kpis")).ToBeVisibleAsync();
         await Screenshots.SaveAsync(page, "alarm-kpis");
+        NoErrors(page);
+    }
+
+    [Fact]
+    public async Task The_demos_developing_bearing_fault_shows_as_a_vibration_alarm()
+    {
+        // the virtual factory's own fault (started by the demo on l1-comp-01), found by the demo's own rules
+        var page = await fx.OpenAsync("#/alarms");
+        var row = page.Locator("tr[data-alarm='l1-comp-01:air-compressor-vibration-alert']");
+        await Expect(row).ToBeVisibleAsync(new() { Timeout = (int)((ConsoleFixture.StartFaultMinutes * 60_000) + 90_000) });
+        await Expect(row).ToContainTextAsync("vibration_rms");
+        var truth = await fx.Api.GetFromJsonAsync<JsonElement>("api/demo/ground-truth");
+        var fault = truth.EnumerateArray().Single(e => e.GetProperty("machineId").GetString() == "l1-comp-01" && e.GetProperty("injected").GetBoolean());
+        var alarm = await fx.Api.GetFromJsonAsync<JsonElement>("api/alarms/l1-comp-01:air-compressor-vibration-alert");
+        long onset = fault.GetProperty("onsetNs").GetInt64(), raised = alarm.GetProperty("activeSinceNs").GetInt64();
+        long failure = onset + (long)(ConsoleFixture.StartFaultMinutes * 60e9);
+        Assert.InRange(raised, onset, failure); // raised while the fault develops, before the machine fails
         NoErrors(page);
     }
 

@@ -9,7 +9,7 @@ using Zhizao.Web;
 namespace Zhizao.Server.Tests;
 
 /// <summary>The endpoints behind the web console: overview, CSV export and the live event stream.</summary>
-public sealed class ConsoleApiTests
+public sealed class ConsoleApiTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static async Task WriteAsync(HttpClient http, string lines)
     {
@@ -122,8 +122,10 @@ public sealed class ConsoleApiTests
         var values = await NextAsync("values");
         Assert.Contains(values.EnumerateArray(), v => v.GetProperty("series").GetString() == "p-01/flow" && v.GetProperty("v").GetDouble() == 100);
 
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         await WriteAsync(node.Http, $"p-01 flow=190 {t + 1_000_000_000}\n");
         var alarms = await NextAsync("alarms");
+        output.WriteLine($"write acknowledged → alarm event on the live stream: {watch.Elapsed.TotalMilliseconds:F1} ms");
         var a = alarms.EnumerateArray().Single();
         Assert.Equal("p-01:flow-high", a.GetProperty("id").GetString());
         Assert.Equal("Unacknowledged", a.GetProperty("state").GetString());

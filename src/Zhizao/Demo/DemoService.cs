@@ -21,6 +21,8 @@ internal sealed partial class DemoService(
     IServer server,
     ILogger<DemoService> logger) : BackgroundService
 {
+    public const string StartFaultMachine = "l1-comp-01";
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!await WaitStartedAsync(stoppingToken))
@@ -39,6 +41,12 @@ internal sealed partial class DemoService(
         }
 
         plant.Factory = factory;
+        if (options.DemoStartFaultMinutes > 0)
+        {
+            var fault = factory.InjectFault(StartFaultMachine, FaultKind.BearingWear, TimeSpan.FromMinutes(options.DemoStartFaultMinutes));
+            LogStartFault(logger, fault.Description, StartFaultMachine, options.DemoStartFaultMinutes);
+        }
+
         string self = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? PlatformOptions.DefaultUrl;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var publisher = new LineProtocolPublisher(factory, http, new LineProtocolPublisherOptions
@@ -76,6 +84,9 @@ internal sealed partial class DemoService(
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Virtual factory: {Machines} machines of {Types} types publishing to {Url}")]
     private static partial void LogStarted(ILogger logger, int machines, int types, string url);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "Virtual factory: started a developing fault ({Fault}) on {Machine}, failing in {Minutes} min, so the console shows alarms soon (--demo-fault-minutes 0 turns this off)")]
+    private static partial void LogStartFault(ILogger logger, string fault, string machine, double minutes);
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Virtual factory: {Message}")]
     private static partial void LogPublisher(ILogger logger, string message);

@@ -16,6 +16,13 @@ public sealed class PlatformOptions
 
     public int DemoSeed { get; set; } = 42;
 
+    /// <summary>
+    /// The demo starts a developing bearing fault on compressor l1-comp-01 that fails after this many minutes, so a
+    /// newcomer sees the alarm sequence (vibration alert, trip, down) within minutes instead of waiting for the seeded
+    /// faults (hours to days apart). 0 turns it off.
+    /// </summary>
+    public double DemoStartFaultMinutes { get; set; } = 12;
+
     /// <summary>Simulator steps per second.</summary>
     public double DemoRateHz { get; set; } = 1;
 
