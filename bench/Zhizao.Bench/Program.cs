@@ -8,8 +8,14 @@ if (args.Length > 0 && args[0] == "http")
     return await Zhizao.Bench.Http.HttpIngestBench.RunAsync(args[1..], CancellationToken.None);
 }
 
+if (args.Length > 0 && args[0] == "console")
+{
+    return await Zhizao.Bench.WebConsole.ConsoleLoadBench.RunAsync(args[1..]);
+}
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
+    Console.WriteLine(Zhizao.Bench.WebConsole.ConsoleLoadBench.Usage);
     Console.WriteLine(BenchOptions.Usage);
     Console.WriteLine(Zhizao.Bench.Http.HttpIngestBench.Usage);
     return 0;

@@ -252,6 +252,21 @@ public class AlarmManagerTests
     }
 
     [Fact]
+    public void Suppression_with_a_filter_leaves_the_rules_it_does_not_apply_to_annunciated()
+    {
+        var down = Rule with { Id = "down-long", Name = "Down long" };
+        Condition(true, 0);
+        _alarms.SetSuppressedByDesign("p1", true, At(1), "machine down", r => r.Id != "down-long");
+        Assert.Equal(AlarmDisplayState.SuppressedByDesign, Alarm().State);
+        _alarms.Apply(new ConditionChange(down, "p1", 0, true, 0, At(2))); // first fires while suppressed: still shown
+        Assert.Equal(AlarmDisplayState.Unacknowledged, Alarm("p1:down-long").State);
+
+        // re-applied with a filter that now excludes the first rule too (e.g. after a restart): it comes back
+        _alarms.SetSuppressedByDesign("p1", true, At(3), "machine down", _ => false);
+        Assert.Equal(AlarmDisplayState.Unacknowledged, Alarm().State);
+    }
+
+    [Fact]
     public void Out_of_service_alarm_is_not_annunciated_and_returns_to_service_raised()
     {
         _alarms.Register(Rule, "p1");

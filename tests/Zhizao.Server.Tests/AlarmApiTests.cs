@@ -147,4 +147,45 @@ public sealed class AlarmApiTests
         Assert.Equal(HttpStatusCode.BadRequest, unknownType.StatusCode);
         Assert.Empty((await node.Http.GetFromJsonAsync<JsonElement>("api/rules")).EnumerateArray());
     }
+
+    [Fact]
+    public async Task A_stopped_machine_suppresses_its_process_alarms_but_not_the_ones_about_the_stop()
+    {
+        await using var node = await Node.StartAsync();
+        await AssetApiTests.ImportModelAsync(node.Http);
+        foreach (object rule in new object[]
+        {
+            new { id = "flow-high", name = "Flow high", equipmentTypeId = "pump", kind = "Limit", priority = "High", limit = new { tag = "flow", type = "High", setpoint = 150 } },
+            new { id = "down-5s", name = "Down", equipmentTypeId = "pump", kind = "StateDuration", priority = "Medium", stateDuration = new { tag = "state", state = "0", durationSeconds = 5 } },
+        })
+        {
+            using var created = await node.Http.PostAsJsonAsync("api/rules", rule);
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        }
+
+        long t = Core.Time.NowNs() - 60_000_000_000;
+        async Task WriteAsync(long at, int state, double flow)
+        {
+            using var resp = await node.Http.PostAsync("api/v2/write", new StringContent($"p-01 state={state}i,flow={flow} {at}\n", Encoding.UTF8, "text/plain"));
+            Assert.Equal(HttpStatusCode.NoContent, resp.StatusCode);
+        }
+
+        await WriteAsync(t, 2, 180);
+        await WaitForAlarmAsync(node.Http, "p-01:flow-high", a => a.GetProperty("state").GetString() == "Unacknowledged");
+
+        await WriteAsync(t + 1_000_000_000, 0, 180); // the pump trips
+        await WaitForAlarmAsync(node.Http, "p-01:flow-high", a => a.GetProperty("state").GetString() == "SuppressedByDesign");
+        await WriteAsync(t + 8_000_000_000, 0, 180);
+        var down = await WaitForAlarmAsync(node.Http, "p-01:down-5s", a => a.GetProperty("active").GetBoolean());
+        Assert.Equal("Unacknowledged", down.GetProperty("state").GetString()); // the stop itself is not hidden
+
+        var active = await node.Http.GetFromJsonAsync<JsonElement>("api/overview");
+        Assert.Equal(1, active.GetProperty("activeAlarms").GetInt32());
+
+        await WriteAsync(t + 9_000_000_000, 2, 180); // running again, flow still high: the alarm is back
+        await WaitForAlarmAsync(node.Http, "p-01:flow-high", a => a.GetProperty("state").GetString() == "Unacknowledged");
+        var journal = await node.Http.GetFromJsonAsync<JsonElement>("api/alarms/journal?from=now-2h");
+        var events = journal.EnumerateArray().Where(e => e.GetProperty("alarmId").GetString() == "p-01:flow-high").Select(e => e.GetProperty("event").GetString()).ToList();
+        Assert.Equal(["Activated", "Suppressed", "Unsuppressed"], events);
+    }
 }

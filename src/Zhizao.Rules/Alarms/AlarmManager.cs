@@ -96,7 +96,7 @@ public sealed class AlarmManager
     private readonly Action<AlarmNotification>? _notify;
     private readonly Dictionary<string, AlarmRecord> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<(string RuleId, string EquipmentId), AlarmRecord> _byKey = [];
-    private readonly Dictionary<string, string> _suppressedEquipment = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Func<RuleDefinition, bool>?> _suppressedEquipment = new(StringComparer.Ordinal);
     private long _sequence;
 
     public AlarmManager(IAlarmJournal journal, AlarmOptions? options = null, Action<AlarmNotification>? notify = null, long lastSequence = 0)
@@ -140,7 +140,7 @@ public sealed class AlarmManager
                 _sequence = Math.Max(_sequence, entry.Sequence);
                 if (entry.Event is AlarmEvent.Suppressed)
                 {
-                    _suppressedEquipment[entry.EquipmentId] = entry.Comment ?? string.Empty;
+                    _suppressedEquipment[entry.EquipmentId] = null; // the caller's logic re-applies its filter after a restart
                 }
                 else if (entry.Event is AlarmEvent.Unsuppressed)
                 {
@@ -372,10 +372,11 @@ public sealed class AlarmManager
     }
 
     /// <summary>
-    /// Suppression by design, set by the caller's logic (e.g. the machine is down or in changeover): all alarms of the
-    /// equipment, including ones that first fire later, are suppressed until it is lifted. Returns how many alarms changed.
+    /// Suppression by design, set by the caller's logic (e.g. the machine is down or in changeover): the alarms of the
+    /// equipment whose rule <paramref name="appliesTo"/> accepts (all when null), including ones that first fire later,
+    /// are suppressed until it is lifted; alarms it does not accept are left annunciated. Returns how many alarms changed.
     /// </summary>
-    public int SetSuppressedByDesign(string equipmentId, bool suppressed, long nowNs, string reason)
+    public int SetSuppressedByDesign(string equipmentId, bool suppressed, long nowNs, string reason, Func<RuleDefinition, bool>? appliesTo = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(equipmentId);
         CheckText(reason, "reason", required: true);
@@ -385,7 +386,7 @@ public sealed class AlarmManager
         {
             if (suppressed)
             {
-                _suppressedEquipment[equipmentId] = reason;
+                _suppressedEquipment[equipmentId] = appliesTo;
             }
             else
             {
@@ -394,15 +395,16 @@ public sealed class AlarmManager
 
             foreach (AlarmRecord alarm in _byId.Values)
             {
-                if (!string.Equals(alarm.EquipmentId, equipmentId, StringComparison.Ordinal) || alarm.Suppressed == suppressed)
+                bool wanted = suppressed && (appliesTo?.Invoke(alarm.Rule) ?? true);
+                if (!string.Equals(alarm.EquipmentId, equipmentId, StringComparison.Ordinal) || alarm.Suppressed == wanted)
                 {
                     continue;
                 }
 
                 AlarmStates previous = alarm.States;
-                alarm.Suppressed = suppressed;
-                Record(alarm, nowNs, suppressed ? AlarmEvent.Suppressed : AlarmEvent.Unsuppressed, previous, SystemUser, reason);
-                if (!suppressed)
+                alarm.Suppressed = wanted;
+                Record(alarm, nowNs, wanted ? AlarmEvent.Suppressed : AlarmEvent.Unsuppressed, previous, SystemUser, reason);
+                if (!wanted)
                 {
                     ReannunciateIfDue(alarm, nowNs, ref notes);
                 }
@@ -587,7 +589,7 @@ public sealed class AlarmManager
 
         alarm = new AlarmRecord(AlarmId(equipmentId, rule.Id), rule, equipmentId)
         {
-            Suppressed = _suppressedEquipment.ContainsKey(equipmentId),
+            Suppressed = _suppressedEquipment.TryGetValue(equipmentId, out var applies) && (applies?.Invoke(rule) ?? true),
             Message = rule.Name,
         };
         _byKey.Add((rule.Id, equipmentId), alarm);

@@ -39,11 +39,16 @@ public sealed partial class AlarmService : BackgroundService
     private Dictionary<string, RuleDefinition> _rules = new(StringComparer.Ordinal);
     private int[] _map = [];          // store series id → engine series id; Unknown until looked up, -1 when no rule reads it
     private ValueKind[] _kinds = [];
+    private string?[] _stateOf = [];  // store series id → equipment id when the series is that equipment's 'state' tag
+    private readonly Dictionary<string, bool> _down = new(StringComparer.Ordinal);
+    private HashSet<string> _readsState = new(StringComparer.Ordinal);
+    private readonly bool _suppressWhileDown;
 
     private const int Unknown = int.MinValue;
 
-    public AlarmService(MetadataStore meta, ITimeSeriesStore store, SqliteAlarmJournal journal, WebhookNotifier webhooks, ILogger<AlarmService> logger)
+    public AlarmService(MetadataStore meta, ITimeSeriesStore store, SqliteAlarmJournal journal, WebhookNotifier webhooks, PlatformOptions options, ILogger<AlarmService> logger)
     {
+        _suppressWhileDown = options.SuppressAlarmsWhileDown;
         _meta = meta;
         _store = store;
         _logger = logger;
@@ -174,6 +179,12 @@ public sealed partial class AlarmService : BackgroundService
                     engineId = _engine.TryGetSeriesId(info.Key, out int e) ? e : -1;
                     _map[storeId] = engineId;
                     _kinds[storeId] = info.Kind;
+                    _stateOf[storeId] = info.Key.EndsWith(StateSuffix, StringComparison.Ordinal) ? info.Key[..^StateSuffix.Length] : null;
+                }
+
+                if (_suppressWhileDown && _stateOf[storeId] is { } equipment && _kinds[storeId] != ValueKind.String)
+                {
+                    ObserveState(equipment, c.Timestamps[i], _kinds[storeId] == ValueKind.Float64 ? BitConverter.Int64BitsToDouble(c.Values[i]) : c.Values[i]);
                 }
 
                 if (engineId < 0)
@@ -199,12 +210,36 @@ public sealed partial class AlarmService : BackgroundService
         }
     }
 
+    private const string StateSuffix = "/state";
+
+    /// <summary>
+    /// State-based suppression by design (ISA-18.2): while an equipment's 'state' tag reads 0 (down), its alarms are
+    /// suppressed, except those of rules that read the state tag themselves (e.g. "down for more than 10 minutes"),
+    /// which are about the stop. They come back (raised again if still active and unacknowledged) when it restarts.
+    /// </summary>
+    private void ObserveState(string equipment, long timestampNs, double state)
+    {
+        bool down = state == 0;
+        bool known = _down.TryGetValue(equipment, out bool wasDown);
+        if (known && wasDown == down)
+        {
+            return;
+        }
+
+        _down[equipment] = down;
+        if (down || known || Alarms.GetAll().Any(a => a.EquipmentId == equipment && a.SuppressedByDesign))
+        {
+            Alarms.SetSuppressedByDesign(equipment, down, timestampNs, down ? "equipment down (state 0)" : "equipment running again", r => !_readsState.Contains(r.Id));
+        }
+    }
+
     private void Grow(int storeId)
     {
         int n = Math.Max(storeId + 1, Math.Max(1024, _map.Length * 2));
         int old = _map.Length;
         Array.Resize(ref _map, n);
         Array.Resize(ref _kinds, n);
+        Array.Resize(ref _stateOf, n);
         Array.Fill(_map, Unknown, old, n - old);
     }
 
@@ -239,8 +274,32 @@ public sealed partial class AlarmService : BackgroundService
         _rules = rules;
         var snapshot = _meta.Snapshot;
         var engine = RuleEngine.Compile(rules.Values, snapshot.Types, snapshot.Assets, (rule, eq) => Alarms.IsConditionActive(rule.Id, eq));
+        _readsState = [.. rules.Values.Where(r => ReadsState(r, snapshot.TypesById.GetValueOrDefault(r.EquipmentTypeId))).Select(r => r.Id)];
         Problems = problems = engine.Problems;
         return engine;
+    }
+
+    private static bool ReadsState(RuleDefinition rule, EquipmentType? type)
+    {
+        const string State = "state";
+        if (rule.Limit?.Tag == State || rule.RateOfChange?.Tag == State || rule.StateDuration?.Tag == State)
+        {
+            return true;
+        }
+
+        if (rule.Expression is null || type is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            return Zhizao.Rules.Expressions.CompiledExpression.Compile(rule.Expression, type.Tags).TagNames.Contains(State, StringComparer.Ordinal);
+        }
+        catch (InvalidInputException)
+        {
+            return false; // not compiled by the engine either (listed in Problems)
+        }
     }
 
     private Dictionary<string, RuleDefinition> LoadRules()

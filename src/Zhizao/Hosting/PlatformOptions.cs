@@ -41,6 +41,12 @@ public sealed class PlatformOptions
     /// <summary>Seal the in-memory head into compressed blocks once it holds this many points (storage tuning).</summary>
     public long HeadFlushPoints { get; set; } = 8_000_000;
 
+    /// <summary>
+    /// State-based suppression by design: while an equipment's 'state' tag reads 0 (down) its alarms are suppressed,
+    /// except those whose rule reads the state tag itself.
+    /// </summary>
+    public bool SuppressAlarmsWhileDown { get; set; } = true;
+
     /// <summary>URLs that receive alarm notifications as JSON POSTs.</summary>
     public IList<string> AlarmWebhooks { get; } = [];
 
