@@ -41,8 +41,8 @@ export class Trend {
 
   size() { return { width: Math.max(300, this.container.clientWidth), height: 320 }; }
 
-  /** keys: series keys; labels: display names; data from loadAggregates. */
-  draw(labels, data) {
+  /** labels: display names; data from loadAggregates; units: one per series (series of one unit share a y-axis). */
+  draw(labels, data, units = []) {
     this.plot?.destroy();
     this.plot = null;
     if (!window.uPlot) {
@@ -54,18 +54,27 @@ export class Trend {
       this.container.innerHTML = `<p class="muted" data-testid="chart-empty">${esc(t('chart.nodata'))}</p>`;
       return;
     }
+    // one y scale per unit, so a 30,000 kWh counter does not flatten a 130 kW power trend; the first two get axes
+    const scaleOf = i => `y-${units[i] ?? ''}-${units[i] ? '' : i}`;
+    const scales = [...new Set(labels.map((_, i) => scaleOf(i)))];
     const series = [{}];
     const values = [data.x];
     labels.forEach((label, i) => {
-      series.push({ label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: false, points: { show: false } });
+      series.push({ label, scale: scaleOf(i), stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: false, points: { show: false } });
       values.push(data.columns[i].avg);
     });
+    const axisSize = (u, vals) => 12 + 7.5 * Math.max(3, ...(vals ?? []).map(v => String(v).length));
+    const axes = [{}, ...scales.slice(0, 2).map((scale, k) => {
+      const i = labels.findIndex((_, j) => scaleOf(j) === scale);
+      return { scale, side: k === 0 ? 3 : 1, size: axisSize, stroke: scales.length > 1 ? PALETTE[i % PALETTE.length] : undefined, grid: { show: k === 0 }, label: units[i] || undefined, labelSize: 18 };
+    })];
     const self = this;
     this.plot = new window.uPlot({
       ...this.size(),
       series,
+      axes,
       cursor: { drag: { x: true, y: false, setScale: false } },
-      scales: { x: { time: true } },
+      scales: Object.fromEntries([['x', { time: true }], ...scales.map(k => [k, { auto: true }])]),
       legend: { live: true },
       hooks: {
         setSelect: [u => {

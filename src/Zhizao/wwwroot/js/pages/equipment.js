@@ -12,7 +12,9 @@ export async function mount(main, [id]) {
   const numeric = tags.filter(x => x.tag.dataType !== 'String');
   const byKey = new Map(tags.map(x => [x.series, x]));
   const stateTag = tags.find(x => x.tag.name === 'state');
-  let selected = numeric.filter(x => x.tag.name !== 'state').slice(0, 3).map(x => x.series);
+  // default trend: the first analog tags, not the state or ever-growing counters
+  const counter = /(energy|count|total|hours)/i;
+  let selected = numeric.filter(x => x.tag.name !== 'state' && !counter.test(x.tag.name)).slice(0, 3).map(x => x.series);
   let range = RANGES[0];
   let view = null; // zoomed [fromNs, toNs] or null for the range ending now
 
@@ -62,7 +64,8 @@ export async function mount(main, [id]) {
         selected.length ? loadAggregates(selected, from, to) : Promise.resolve({ x: [], columns: [], bucket: 1 }),
         stateTag ? loadAggregates([stateTag.series], from, to, 600) : Promise.resolve(null),
       ]);
-      chart.draw(selected.map(k => { const x = byKey.get(k); return x.tag.unit ? `${x.tag.name} (${x.tag.unit})` : x.tag.name; }), data);
+      chart.draw(selected.map(k => { const x = byKey.get(k); return x.tag.unit ? `${x.tag.name} (${x.tag.unit})` : x.tag.name; }), data,
+        selected.map(k => byKey.get(k).tag.unit ?? ''));
       if (states) drawTimeline(main.querySelector('#timeline'), states);
       main.querySelector('#chart').dataset.loadMs = String(Math.round(performance.now() - started));
     });

@@ -56,7 +56,8 @@ export async function mount(main, [preset]) {
     renderChosen();
     for (const b of main.querySelectorAll('#ranges button')) b.classList.toggle('on', !view && b.dataset.range === range.key);
     const [from, to] = span();
-    await guard(async () => chart.draw(selected, selected.length ? await loadAggregates(selected, from, to) : { x: [], columns: [], bucket: 1 }));
+    // series without a known unit each get their own scale
+    await guard(async () => chart.draw(selected, selected.length ? await loadAggregates(selected, from, to) : { x: [], columns: [], bucket: 1 }, selected.map(() => '')));
   }
 
   main.querySelector('#q').oninput = renderList;
