@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Zhizao.Alarms;
 using Zhizao.Api;
 using Zhizao.Demo;
+using Zhizao.Health;
 using Zhizao.Ingest;
 using Zhizao.Pipeline;
 using Zhizao.Storage;
@@ -47,6 +48,8 @@ public static class ServerHost
         builder.Services.AddSingleton<IngestService>();
         builder.Services.AddSingleton<DemoPlant>();
         builder.Services.AddSingleton<LiveHub>();
+        builder.Services.AddSingleton<HealthService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
         if (options.Demo)
         {
             builder.Services.AddHostedService<DemoService>();
@@ -88,6 +91,7 @@ public static class ServerHost
         app.MapDemoEndpoints();
         app.MapConsoleEndpoints();
         app.MapLiveEndpoints();
+        app.MapHealthEndpoints();
 
         // open storage eagerly so recovery problems show at start, not at the first request
         app.Services.GetRequiredService<ITimeSeriesStore>();
