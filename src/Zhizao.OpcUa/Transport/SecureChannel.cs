@@ -762,16 +762,24 @@ public sealed class SecureChannel : IAsyncDisposable
         }
     }
 
+    /// <summary>Decodes a reassembled message body: the type's encoding NodeId, then the message.</summary>
+    internal static IEncodeable DecodeMessage(ReadOnlyMemory<byte> body, OpcUaLimits limits, int bodyOffset = 0)
+    {
+        var d = new BinaryDecoder(body, limits, bodyOffset);
+        NodeId typeId = d.ReadNodeId();
+        IEncodeable message = EncodeableTypes.Create(typeId)
+            ?? throw new OpcUaDecodingException($"message type {typeId} is unknown", bodyOffset);
+        message.Decode(d);
+        if (d.Remaining != 0)
+            throw new OpcUaDecodingException($"{message.GetType().Name} left {d.Remaining} bytes unread", d.Offset);
+        return message;
+    }
+
     private void Complete(Pending pending, byte[] body, int bodyOffset)
     {
         try
         {
-            var d = new BinaryDecoder(body, _limits, bodyOffset);
-            NodeId typeId = d.ReadNodeId();
-            IEncodeable message = EncodeableTypes.Create(typeId)
-                ?? throw new OpcUaDecodingException($"{pending.Service} response has unknown type {typeId}", bodyOffset);
-            message.Decode(d);
-            pending.Completion.TrySetResult(message);
+            pending.Completion.TrySetResult(DecodeMessage(body, _limits, bodyOffset));
         }
         catch (OpcUaDecodingException e)
         {
