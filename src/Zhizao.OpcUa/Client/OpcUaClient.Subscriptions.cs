@@ -214,14 +214,18 @@ public sealed partial class OpcUaClient
         var s = FindSubscription(response.SubscriptionId);
         if (s is null)
             return;
+        var message = response.NotificationMessage;
+        bool keepAlive = message.NotificationData.Length == 0;
+        // a keep-alive carries the next sequence number the server will use
+        uint received = keepAlive ? message.SequenceNumber - 1 : message.SequenceNumber;
+        // responses of the outstanding Publish requests can be handed to us slightly out of order: give the
+        // missing one a moment to arrive through another request before asking for it with Republish
+        for (int wait = 0; wait < 10 && s.LastSequenceNumber is uint before && received > before + 1 && received - before < 10_000; wait++)
+            await Task.Delay(10, _life.Token);
         await s.ProcessLock.WaitAsync(_life.Token);
         try
         {
             s.LastMessageUtc = DateTime.UtcNow;
-            var message = response.NotificationMessage;
-            bool keepAlive = message.NotificationData.Length == 0;
-            // a keep-alive carries the next sequence number the server will use
-            uint received = keepAlive ? message.SequenceNumber - 1 : message.SequenceNumber;
             if (s.LastSequenceNumber is uint last && received > last + 1 && received - last < 10_000)
             {
                 for (uint missing = last + 1; missing < received; missing++)
