@@ -149,6 +149,29 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task Sequence_gaps_are_filled_with_Republish_and_what_cannot_be_republished_is_counted_lost()
+    {
+        await using var server = new FakeUaServer();
+        foreach (uint n in new uint[] { 1, 2, 4, 5, 7, 8 })
+            server.PublishScript.Enqueue(n);
+        server.Republishable.Add(3);
+        await using var client = NewClient(server, o => o with { PublishRequestCount = 1 });
+        await client.ConnectAsync();
+        var sub = await client.CreateSubscriptionAsync(new SubscriptionOptions { PublishingInterval = TimeSpan.FromMilliseconds(100) });
+        var values = new System.Collections.Concurrent.BlockingCollection<double>();
+        sub.DataChanged += (_, e) => values.Add((double)e.Value.Value.Value!);
+        await sub.AddMonitoredItemAsync(new MonitoredItemOptions(new NodeId(1, "x")));
+        var got = new List<double>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (got.Count < 7)
+            got.Add(values.Take(cts.Token));
+        Assert.Equal(new double[] { 1, 2, 3, 4, 5, 7, 8 }, got);
+        Assert.Equal(1, sub.RepublishedCount);
+        Assert.Equal(1, sub.LostMessageCount);
+        Assert.Equal(8u, sub.LastSequenceNumber);
+    }
+
+    [Fact]
     public void Chunk_headers_are_checked_before_anything_is_read()
     {
         Assert.Contains("chunk type 0x58", Assert.Throws<OpcUaProtocolException>(() => ChunkHeader.Parse("MSGX\x10\0\0\0"u8, 65535)).Message);

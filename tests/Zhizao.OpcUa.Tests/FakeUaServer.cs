@@ -48,6 +48,24 @@ public sealed class FakeUaServer : IAsyncDisposable
     /// <summary>Decides per Read response (connection number from 1, read number from 1) how to misbehave.</summary>
     public Func<int, int, Misbehavior> OnRead { get; set; } = (_, _) => Misbehavior.None;
 
+    /// <summary>Sequence numbers the fake answers Publish requests with, in order (then it stops answering Publish).</summary>
+    public Queue<uint> PublishScript { get; } = new();
+
+    /// <summary>Sequence numbers Republish can still return; others get BadMessageNotAvailable.</summary>
+    public HashSet<uint> Republishable { get; } = [];
+
+    private uint _clientHandle;
+
+    private NotificationMessage Notification(uint sequence) => new()
+    {
+        SequenceNumber = sequence,
+        PublishTime = DateTime.UtcNow,
+        NotificationData = [new ExtensionObject(new DataChangeNotification
+        {
+            MonitoredItems = [new MonitoredItemNotification { ClientHandle = _clientHandle, Value = new DataValue(new Variant((double)sequence), default, DateTime.UtcNow) }],
+        })],
+    };
+
     /// <summary>GetEndpoints answers with this endpoint (None/anonymous unless replaced).</summary>
     public EndpointDescription Endpoint { get; set; } = new()
     {
@@ -128,7 +146,7 @@ public sealed class FakeUaServer : IAsyncDisposable
                 }
                 uint requestId = BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(at + 4));
                 var request = SecureChannel.DecodeMessage(chunk.AsMemory(at + 8), OpcUaLimits.Default);
-                IEncodeable response = request switch
+                IEncodeable? response = request switch
                 {
                     OpenSecureChannelRequest => new OpenSecureChannelResponse
                     {
@@ -146,8 +164,19 @@ public sealed class FakeUaServer : IAsyncDisposable
                     ActivateSessionRequest => new ActivateSessionResponse { ServerNonce = new byte[32] },
                     ReadRequest r => new ReadResponse { Results = [.. r.NodesToRead.Select(_ => new DataValue(new Variant(42.0)))] },
                     CloseSessionRequest => new CloseSessionResponse(),
+                    CreateSubscriptionRequest => new CreateSubscriptionResponse { SubscriptionId = 1, RevisedPublishingInterval = 100, RevisedMaxKeepAliveCount = 1000, RevisedLifetimeCount = 3000 },
+                    CreateMonitoredItemsRequest c => CreateItems(c),
+                    PublishRequest => null,
+                    RepublishRequest r => Republishable.Contains(r.RetransmitSequenceNumber)
+                        ? new RepublishResponse { NotificationMessage = Notification(r.RetransmitSequenceNumber) }
+                        : new ServiceFault { ResponseHeader = new ResponseHeader { ServiceResult = StatusCodes.BadMessageNotAvailable } },
+                    DeleteSubscriptionsRequest d => new DeleteSubscriptionsResponse { Results = [.. d.SubscriptionIds.Select(_ => StatusCodes.Good)] },
                     _ => new ServiceFault { ResponseHeader = new ResponseHeader { ServiceResult = StatusCodes.BadServiceUnsupported } },
                 };
+                if (request is PublishRequest)
+                    response = await NextPublishAsync();
+                if (response is null)
+                    continue;
                 var misbehave = Misbehavior.None;
                 if (request is ReadRequest)
                     misbehave = OnRead(connection, Interlocked.Increment(ref _reads));
@@ -218,6 +247,30 @@ public sealed class FakeUaServer : IAsyncDisposable
         {
             client.Dispose();
         }
+    }
+
+    private CreateMonitoredItemsResponse CreateItems(CreateMonitoredItemsRequest request)
+    {
+        _clientHandle = request.ItemsToCreate[0].ClientHandle;
+        return new CreateMonitoredItemsResponse
+        {
+            Results = [.. request.ItemsToCreate.Select((_, i) => new MonitoredItemCreateResult { MonitoredItemId = (uint)i + 1, RevisedSamplingInterval = 100, RevisedQueueSize = 1 })],
+        };
+    }
+
+    private uint _lastPublished;
+
+    /// <summary>The next scripted message, or after 100 ms a keep-alive (before the item exists or after the script).</summary>
+    private async Task<PublishResponse> NextPublishAsync()
+    {
+        if (_clientHandle != 0 && PublishScript.TryDequeue(out uint sequence))
+        {
+            _lastPublished = sequence;
+            return new PublishResponse { SubscriptionId = 1, AvailableSequenceNumbers = [sequence], NotificationMessage = Notification(sequence) };
+        }
+        await Task.Delay(100, _cts.Token);
+        uint next = PublishScript.TryPeek(out uint upcoming) ? upcoming : _lastPublished + 1;
+        return new PublishResponse { SubscriptionId = 1, NotificationMessage = new NotificationMessage { SequenceNumber = next, PublishTime = DateTime.UtcNow } };
     }
 
     private async Task WriteChunkAsync(NetworkStream stream, uint type, byte chunkType, uint channelId, uint tokenId, uint sequence, uint requestId, ReadOnlyMemory<byte> body)
