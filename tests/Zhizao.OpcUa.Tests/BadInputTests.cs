@@ -172,6 +172,20 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task A_request_over_the_servers_MaxMessageSize_is_refused_before_sending_and_the_channel_stays_up()
+    {
+        await using var server = new FakeUaServer { MaxMessageSize = 20_000 };
+        await using var client = NewClient(server);
+        await client.ConnectAsync();
+        var many = Enumerable.Range(0, 5000).Select(i => new ReadValueId(new NodeId(1, "node" + i))).ToList();
+        var e = await Assert.ThrowsAsync<OpcUaEncodingException>(() => client.ReadAsync(many));
+        Assert.Equal(StatusCodes.BadRequestTooLargeCode, e.Status.Kind);
+        Assert.Contains("MaxMessageSize 20000", e.Message);
+        Assert.Equal(42.0, (await client.ReadValueAsync(new NodeId(1, "x"))).Value.Value);
+        Assert.Equal(1, server.Connections);
+    }
+
+    [Fact]
     public void Chunk_headers_are_checked_before_anything_is_read()
     {
         Assert.Contains("chunk type 0x58", Assert.Throws<OpcUaProtocolException>(() => ChunkHeader.Parse("MSGX\x10\0\0\0"u8, 65535)).Message);

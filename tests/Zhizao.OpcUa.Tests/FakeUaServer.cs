@@ -48,6 +48,9 @@ public sealed class FakeUaServer : IAsyncDisposable
     /// <summary>Decides per Read response (connection number from 1, read number from 1) how to misbehave.</summary>
     public Func<int, int, Misbehavior> OnRead { get; set; } = (_, _) => Misbehavior.None;
 
+    /// <summary>The MaxMessageSize the fake announces in its Acknowledge (0: no limit).</summary>
+    public uint MaxMessageSize { get; set; }
+
     /// <summary>Sequence numbers the fake answers Publish requests with, in order (then it stops answering Publish).</summary>
     public Queue<uint> PublishScript { get; } = new();
 
@@ -121,7 +124,7 @@ public sealed class FakeUaServer : IAsyncDisposable
                     e.WriteUInt32(0);
                     e.WriteUInt32(65535);
                     e.WriteUInt32(65535);
-                    e.WriteUInt32(0);
+                    e.WriteUInt32(MaxMessageSize);
                     e.WriteUInt32(0);
                     byte[] ack = e.ToArray();
                     ChunkHeader.Write(ack, MessageTypes.Acknowledge, (byte)'F', ack.Length);

@@ -46,6 +46,10 @@ public sealed class NodeOpcUaInteropTests(NodeServerFixture fixture) : IAsyncLif
         Assert.Contains(endpoints, e => e.SecurityMode == MessageSecurityMode.SignAndEncrypt && e.SecurityPolicyUri == SecurityPolicies.Basic256Sha256);
         Assert.All(endpoints, e => Assert.NotEmpty(e.UserIdentityTokens));
         Assert.All(endpoints, e => Assert.NotNull(e.ServerCertificate));
+        // on its None endpoint node-opcua wants user name passwords encrypted with Basic256Sha256: the user name
+        // tests below exercise that path
+        var none = endpoints.First(e => e.SecurityMode == MessageSecurityMode.None);
+        Assert.Equal(SecurityPolicies.Basic256Sha256, none.UserIdentityTokens.First(p => p.TokenType == UserTokenType.UserName).SecurityPolicyUri);
     }
 
     [NodeFact]

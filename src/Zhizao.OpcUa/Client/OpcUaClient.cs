@@ -494,6 +494,8 @@ public sealed partial class OpcUaClient : IAsyncDisposable
         lock (_stateLock)
             tasks = [.. _publishers, _reconnect ?? Task.CompletedTask, _keepAlive ?? Task.CompletedTask];
         await Task.WhenAll(tasks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_channel is { } late && late != channel)
+            await late.DisposeAsync(); // a reconnect that finished while we were closing
         _life.Dispose();
         RaiseState(ConnectionState.Closed, null);
     }
