@@ -109,4 +109,45 @@ public sealed class RecoveryTests
         Assert.Equal(Enumerable.Range(seen[0], seen[^1] - seen[0] + 1), seen);
         Assert.Contains(all, v => v.History);
     }
+
+    [NodeFact]
+    public async Task Under_SignAndEncrypt_with_a_user_name_a_cut_connection_reactivates_the_signed_session()
+    {
+        await using var server = await NodeOpcUaServer.StartAsync();
+        await using var proxy = new TcpProxy(server.Port);
+        string pki = Directory.CreateTempSubdirectory("zhizao-opcua-secure-recovery-").FullName;
+        try
+        {
+            await using var client = new OpcUaClient(new OpcUaClientOptions
+            {
+                EndpointUrl = $"opc.tcp://127.0.0.1:{proxy.Port}/UA/Zhizao",
+                SecurityMode = MessageSecurityMode.SignAndEncrypt,
+                SecurityPolicyUri = SecurityPolicies.Basic256Sha256,
+                Identity = UserIdentity.WithUserName("operator", "s3cret!"),
+                Certificates = new Security.CertificateStore(pki, "urn:zhizao:recovery") { AutoAcceptUntrusted = true },
+                RequestTimeout = TimeSpan.FromSeconds(20),
+                ConnectTimeout = TimeSpan.FromSeconds(20),
+                KeepAliveInterval = TimeSpan.FromSeconds(5),
+                MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
+            });
+            await client.ConnectAsync();
+            var sub = await client.CreateSubscriptionAsync(new SubscriptionOptions { PublishingInterval = TimeSpan.FromMilliseconds(100), KeepAliveCount = 20 });
+            var values = new BlockingCollection<(int, bool)>();
+            sub.DataChanged += (_, e) => values.Add(((int)e.Value.Value.Value!, e.FromHistory));
+            await sub.AddMonitoredItemAsync(new MonitoredItemOptions(Counter) { SamplingInterval = TimeSpan.FromMilliseconds(100), QueueSize = 10 });
+            int first = await LiveValueAboveAsync(values, -1, TimeSpan.FromSeconds(30));
+            proxy.Cut();
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            proxy.Restore();
+            await LiveValueAboveAsync(values, first + 15, TimeSpan.FromSeconds(60));
+            Assert.True(client.ReconnectCount >= 1);
+            Assert.True(client.SessionReactivatedCount >= 1, $"{client.SessionReactivatedCount} reactivations");
+            Assert.Equal(0, sub.RecreateCount);
+            Assert.Equal(21.5, (await client.ReadValueAsync(new NodeId(1, "Plant.Temperature"))).Value.Value);
+        }
+        finally
+        {
+            Directory.Delete(pki, recursive: true);
+        }
+    }
 }
