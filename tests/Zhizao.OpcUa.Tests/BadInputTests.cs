@@ -186,6 +186,24 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task A_subscription_that_misses_its_keep_alives_makes_the_client_reconnect()
+    {
+        await using var server = new FakeUaServer { ParkPublishOnFirstConnection = true, RevisedKeepAliveCount = 3 };
+        server.PublishScript.Enqueue(1);
+        await using var client = NewClient(server, o => o with { KeepAliveInterval = TimeSpan.FromSeconds(1) });
+        await client.ConnectAsync();
+        var sub = await client.CreateSubscriptionAsync(new SubscriptionOptions { PublishingInterval = TimeSpan.FromMilliseconds(100), KeepAliveCount = 3 });
+        var values = new System.Collections.Concurrent.BlockingCollection<double>();
+        sub.DataChanged += (_, e) => values.Add((double)e.Value.Value.Value!);
+        await sub.AddMonitoredItemAsync(new MonitoredItemOptions(new NodeId(1, "x")));
+        // Reads keep working on the first connection, but Publish gets no answer, not even a keep-alive
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Assert.Equal(1.0, values.Take(cts.Token)); // delivered on the second connection
+        Assert.True(server.Connections >= 2);
+        Assert.True(client.ReconnectCount >= 1);
+    }
+
+    [Fact]
     public void Chunk_headers_are_checked_before_anything_is_read()
     {
         Assert.Contains("chunk type 0x58", Assert.Throws<OpcUaProtocolException>(() => ChunkHeader.Parse("MSGX\x10\0\0\0"u8, 65535)).Message);

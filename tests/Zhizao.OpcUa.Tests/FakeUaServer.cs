@@ -48,6 +48,11 @@ public sealed class FakeUaServer : IAsyncDisposable
     /// <summary>Decides per Read response (connection number from 1, read number from 1) how to misbehave.</summary>
     public Func<int, int, Misbehavior> OnRead { get; set; } = (_, _) => Misbehavior.None;
 
+    /// <summary>When set, Publish requests on the first connection are never answered (a subscription gone silent).</summary>
+    public bool ParkPublishOnFirstConnection { get; set; }
+
+    public uint RevisedKeepAliveCount { get; set; } = 1000;
+
     /// <summary>The MaxMessageSize the fake announces in its Acknowledge (0: no limit).</summary>
     public uint MaxMessageSize { get; set; }
 
@@ -167,7 +172,7 @@ public sealed class FakeUaServer : IAsyncDisposable
                     ActivateSessionRequest => new ActivateSessionResponse { ServerNonce = new byte[32] },
                     ReadRequest r => new ReadResponse { Results = [.. r.NodesToRead.Select(_ => new DataValue(new Variant(42.0)))] },
                     CloseSessionRequest => new CloseSessionResponse(),
-                    CreateSubscriptionRequest => new CreateSubscriptionResponse { SubscriptionId = 1, RevisedPublishingInterval = 100, RevisedMaxKeepAliveCount = 1000, RevisedLifetimeCount = 3000 },
+                    CreateSubscriptionRequest => new CreateSubscriptionResponse { SubscriptionId = 1, RevisedPublishingInterval = 100, RevisedMaxKeepAliveCount = RevisedKeepAliveCount, RevisedLifetimeCount = 3000 },
                     CreateMonitoredItemsRequest c => CreateItems(c),
                     PublishRequest => null,
                     RepublishRequest r => Republishable.Contains(r.RetransmitSequenceNumber)
@@ -177,7 +182,7 @@ public sealed class FakeUaServer : IAsyncDisposable
                     _ => new ServiceFault { ResponseHeader = new ResponseHeader { ServiceResult = StatusCodes.BadServiceUnsupported } },
                 };
                 if (request is PublishRequest)
-                    response = await NextPublishAsync();
+                    response = ParkPublishOnFirstConnection && connection == 1 ? null : await NextPublishAsync();
                 if (response is null)
                     continue;
                 var misbehave = Misbehavior.None;
