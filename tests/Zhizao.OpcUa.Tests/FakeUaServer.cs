@@ -48,6 +48,17 @@ public sealed class FakeUaServer : IAsyncDisposable
     /// <summary>Decides per Read response (connection number from 1, read number from 1) how to misbehave.</summary>
     public Func<int, int, Misbehavior> OnRead { get; set; } = (_, _) => Misbehavior.None;
 
+    /// <summary>
+    /// When above 0, every Publish is answered on the next 100 ms tick with one DataChangeNotification holding a value for
+    /// each of the first <see cref="FloodItems"/> monitored items (encoded once; only the sequence number changes).
+    /// </summary>
+    public int FloodItems { get; set; }
+
+    private byte[]? _flood;
+    private int _floodSequenceAt;
+    private uint _floodSequence;
+    private uint[] _handles = [];
+
     /// <summary>When set, Publish requests on the first connection are never answered (a subscription gone silent).</summary>
     public bool ParkPublishOnFirstConnection { get; set; }
 
@@ -181,7 +192,27 @@ public sealed class FakeUaServer : IAsyncDisposable
                     DeleteSubscriptionsRequest d => new DeleteSubscriptionsResponse { Results = [.. d.SubscriptionIds.Select(_ => StatusCodes.Good)] },
                     _ => new ServiceFault { ResponseHeader = new ResponseHeader { ServiceResult = StatusCodes.BadServiceUnsupported } },
                 };
-                if (request is PublishRequest)
+                if (request is PublishRequest && FloodItems > 0)
+                {
+                    if (_handles.Length < FloodItems)
+                    {
+                        await Task.Delay(100, _cts.Token);
+                        response = new PublishResponse { SubscriptionId = 1, NotificationMessage = new NotificationMessage { SequenceNumber = _floodSequence + 1, PublishTime = DateTime.UtcNow } };
+                    }
+                    else
+                    {
+                        byte[] flood = FloodMessage();
+                        await Task.Delay(TimeSpan.FromMilliseconds(100 - DateTime.UtcNow.Millisecond % 100), _cts.Token);
+                        BinaryPrimitives.WriteUInt32LittleEndian(flood.AsSpan(_floodSequenceAt), ++_floodSequence);
+                        for (int start = 0; start < flood.Length; start += 65000)
+                        {
+                            int n = Math.Min(65000, flood.Length - start);
+                            await WriteChunkAsync(stream, MessageTypes.Message, start + n == flood.Length ? (byte)'F' : (byte)'C', channelId, tokenId, ++sequence, requestId, flood.AsMemory(start, n));
+                        }
+                        continue;
+                    }
+                }
+                else if (request is PublishRequest)
                     response = ParkPublishOnFirstConnection && connection == 1 ? null : await NextPublishAsync();
                 if (response is null)
                     continue;
@@ -260,10 +291,41 @@ public sealed class FakeUaServer : IAsyncDisposable
     private CreateMonitoredItemsResponse CreateItems(CreateMonitoredItemsRequest request)
     {
         _clientHandle = request.ItemsToCreate[0].ClientHandle;
+        _handles = [.. _handles, .. request.ItemsToCreate.Select(i => i.ClientHandle)];
         return new CreateMonitoredItemsResponse
         {
             Results = [.. request.ItemsToCreate.Select((_, i) => new MonitoredItemCreateResult { MonitoredItemId = (uint)i + 1, RevisedSamplingInterval = 100, RevisedQueueSize = 1 })],
         };
+    }
+
+    private byte[] FloodMessage()
+    {
+        if (_flood is not null)
+            return _flood;
+        var now = DateTime.UtcNow;
+        var message = new PublishResponse
+        {
+            SubscriptionId = 1,
+            NotificationMessage = new NotificationMessage
+            {
+                SequenceNumber = 0xDEADBEEF,
+                PublishTime = now,
+                NotificationData = [new ExtensionObject(new DataChangeNotification
+                {
+                    MonitoredItems = [.. _handles.Take(FloodItems).Select((h, i) => new MonitoredItemNotification
+                    {
+                        ClientHandle = h,
+                        Value = new DataValue(new Variant(i / 1000.0), default, now) { ServerTimestamp = now },
+                    })],
+                })],
+            },
+        };
+        using var e = new BinaryEncoder();
+        e.WriteNodeId(message.BinaryEncodingId);
+        message.Encode(e);
+        _flood = e.ToArray();
+        _floodSequenceAt = _flood.AsSpan().IndexOf(BitConverter.GetBytes(0xDEADBEEF));
+        return _flood;
     }
 
     private uint _lastPublished;
