@@ -36,7 +36,7 @@ public sealed partial class OpcUaClient
 
     internal async Task<IReadOnlyList<MonitoredItem>> AddMonitoredItemsAsync(OpcUaSubscription s, IEnumerable<MonitoredItemOptions> options, CancellationToken ct)
     {
-        var items = options.Select(o => s.NewItem(o, (uint)Interlocked.Increment(ref _clientHandle))).ToList();
+        var items = s.NewItems(options, () => (uint)Interlocked.Increment(ref _clientHandle));
         await CreateItemsOnServerAsync(s, items, ct);
         return items;
     }

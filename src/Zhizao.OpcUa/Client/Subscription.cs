@@ -71,7 +71,8 @@ public sealed class DataChangeEventArgs(MonitoredItem item, DataValue value, boo
 public sealed class OpcUaSubscription
 #pragma warning restore CA1001
 {
-    private readonly Dictionary<uint, MonitoredItem> _items = [];
+    // copy-on-write: the publish path looks items up without a lock
+    private volatile Dictionary<uint, MonitoredItem> _items = [];
     private readonly object _lock = new();
     private readonly OpcUaClient _client;
     internal readonly SemaphoreSlim ProcessLock = new(1, 1);
@@ -116,35 +117,35 @@ public sealed class OpcUaSubscription
 
     public event EventHandler<StatusCode>? StatusChanged;
 
-    public IReadOnlyList<MonitoredItem> Items
+    public IReadOnlyList<MonitoredItem> Items => [.. _items.Values];
+
+    internal MonitoredItem? Find(uint clientHandle) => _items.GetValueOrDefault(clientHandle);
+
+    internal List<MonitoredItem> NewItems(IEnumerable<MonitoredItemOptions> options, Func<uint> nextHandle)
     {
-        get
+        lock (_lock)
         {
-            lock (_lock)
-                return [.. _items.Values];
+            var copy = new Dictionary<uint, MonitoredItem>(_items);
+            var created = new List<MonitoredItem>();
+            foreach (var o in options)
+            {
+                var item = new MonitoredItem(this, o, nextHandle());
+                copy[item.ClientHandle] = item;
+                created.Add(item);
+            }
+            _items = copy;
+            return created;
         }
-    }
-
-    internal MonitoredItem? Find(uint clientHandle)
-    {
-        lock (_lock)
-            return _items.GetValueOrDefault(clientHandle);
-    }
-
-    internal MonitoredItem NewItem(MonitoredItemOptions options, uint clientHandle)
-    {
-        var item = new MonitoredItem(this, options, clientHandle);
-        lock (_lock)
-            _items[clientHandle] = item;
-        return item;
     }
 
     internal void RemoveItems(IEnumerable<MonitoredItem> items)
     {
         lock (_lock)
         {
+            var copy = new Dictionary<uint, MonitoredItem>(_items);
             foreach (var i in items)
-                _items.Remove(i.ClientHandle);
+                copy.Remove(i.ClientHandle);
+            _items = copy;
         }
     }
 
