@@ -63,7 +63,7 @@ public sealed class SecureChannel : IAsyncDisposable
     private Task? _renewLoop;
     private Exception? _fault;
 
-    private SecureChannel(SecureChannelOptions options)
+    private SecureChannel(SecureChannelOptions options, bool withoutCertificates = false)
     {
         _options = options;
         _limits = options.Limits;
@@ -74,7 +74,7 @@ public sealed class SecureChannel : IAsyncDisposable
             throw new OpcUaSecurityException($"security mode {options.SecurityMode} does not go with policy {options.SecurityPolicyUri}", StatusCodes.BadSecurityModeRejected);
         _sign = options.SecurityMode is MessageSecurityMode.Sign or MessageSecurityMode.SignAndEncrypt;
         _encrypt = options.SecurityMode == MessageSecurityMode.SignAndEncrypt;
-        if (_secure)
+        if (_secure && !withoutCertificates)
         {
             if (options.ClientCertificate is null || !options.ClientCertificate.HasPrivateKey)
                 throw new OpcUaSecurityException("a secure channel needs our certificate with its private key", StatusCodes.BadCertificateInvalid);
@@ -83,6 +83,39 @@ public sealed class SecureChannel : IAsyncDisposable
             _clientCertificateDer = options.ClientCertificate.RawData;
             _serverThumbprint = CryptoUtils.Thumbprint(options.ServerCertificate.RawData);
         }
+    }
+
+    /// <summary>
+    /// A channel in the state after OpenSecureChannel (channel 7, token 1, symmetric keys from the two nonces) without a
+    /// socket, so tests can feed <see cref="ProcessChunk"/> directly.
+    /// </summary>
+    internal static SecureChannel ForChunkTests(MessageSecurityMode mode, byte[] clientNonce, byte[] serverNonce, OpcUaLimits limits)
+    {
+        var channel = new SecureChannel(new SecureChannelOptions
+        {
+            EndpointUrl = "opc.tcp://test",
+            SecurityMode = mode,
+            SecurityPolicyUri = mode == MessageSecurityMode.None ? SecurityPolicies.None : SecurityPolicies.Basic256Sha256,
+            Limits = limits,
+        }, withoutCertificates: true);
+        channel._channelId = 7;
+        var token = new TokenState(1, 600_000, DateTime.UtcNow);
+        if (mode != MessageSecurityMode.None)
+        {
+            token.ClientKeys = new SymmetricKeys(serverNonce, clientNonce);
+            token.ServerKeys = new SymmetricKeys(clientNonce, serverNonce);
+        }
+        channel._receiveTokens.Add(token);
+        channel._sendToken = token;
+        return channel;
+    }
+
+    /// <summary>Registers a pending request (tests feeding <see cref="ProcessChunk"/> directly).</summary>
+    internal Task<IEncodeable> ExpectResponse(uint requestId)
+    {
+        var pending = new Pending("Test");
+        _pending[requestId] = pending;
+        return pending.Completion.Task;
     }
 
     public uint ChannelId => _channelId;
