@@ -349,7 +349,8 @@ public sealed partial class OpcUaClient
                 (StatusCode Status, List<DataValue> Values)[] results;
                 try
                 {
-                    results = await HistoryReadRawInternalAsync(batch.Select(i => i.NodeId).ToList(), from, now.AddSeconds(1), ct);
+                    // during a reconnect the client is not yet "connected": call without waiting for it
+                    results = await HistoryReadRawAsync(batch.Select(i => i.NodeId).ToList(), from, now.AddSeconds(1), 0, waitForConnection: false, ct);
                 }
                 catch (OpcUaServiceException)
                 {
@@ -376,38 +377,5 @@ public sealed partial class OpcUaClient
                 }
             }
         }
-    }
-
-    private async Task<(StatusCode Status, List<DataValue> Values)[]> HistoryReadRawInternalAsync(IReadOnlyList<NodeId> nodes, DateTime start, DateTime end, CancellationToken ct)
-    {
-        // during a reconnect the client is not yet "connected": call without waiting
-        var details = new ExtensionObject(new ReadRawModifiedDetails { StartTime = start, EndTime = end, NumValuesPerNode = 0 });
-        var output = nodes.Select(_ => (Status: (StatusCode)StatusCodes.Good.Code, Values: new List<DataValue>())).ToArray();
-        var todo = nodes.Select((n, i) => (Node: n, Index: i, Cp: (byte[]?)null)).ToList();
-        for (int round = 0; todo.Count > 0 && round < 1000; round++)
-        {
-            var response = await CallAsync<HistoryReadResponse>("HistoryRead", new HistoryReadRequest
-            {
-                HistoryReadDetails = details,
-                TimestampsToReturn = TimestampsToReturn.Both,
-                NodesToRead = [.. todo.Select(t => new HistoryReadValueId { NodeId = t.Node, ContinuationPoint = t.Cp })],
-            }, ct, waitForConnection: false);
-            var next = new List<(NodeId, int, byte[]?)>();
-            for (int i = 0; i < todo.Count && i < response.Results.Length; i++)
-            {
-                var r = response.Results[i];
-                if (r.StatusCode.IsBad)
-                {
-                    output[todo[i].Index].Status = r.StatusCode;
-                    continue;
-                }
-                if (r.HistoryData.Body is HistoryData data)
-                    output[todo[i].Index].Values.AddRange(data.DataValues);
-                if (r.ContinuationPoint is { Length: > 0 } cp)
-                    next.Add((todo[i].Node, todo[i].Index, cp));
-            }
-            todo = next;
-        }
-        return output;
     }
 }

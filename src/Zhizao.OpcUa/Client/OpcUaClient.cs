@@ -617,7 +617,12 @@ public sealed partial class OpcUaClient : IAsyncDisposable
         return results[0].Values;
     }
 
-    internal async Task<(StatusCode Status, List<DataValue> Values)[]> HistoryReadRawAsync(IReadOnlyList<NodeId> nodes, DateTime start, DateTime end, uint maxValues, CancellationToken ct)
+    internal Task<(StatusCode Status, List<DataValue> Values)[]> HistoryReadRawAsync(IReadOnlyList<NodeId> nodes, DateTime start, DateTime end, uint maxValues, CancellationToken ct) =>
+        HistoryReadRawAsync(nodes, start, end, maxValues, waitForConnection: true, ct);
+
+    /// <summary>HistoryRead (raw) of several nodes, following each node's continuation points.</summary>
+    private async Task<(StatusCode Status, List<DataValue> Values)[]> HistoryReadRawAsync(IReadOnlyList<NodeId> nodes, DateTime start, DateTime end,
+        uint maxValues, bool waitForConnection, CancellationToken ct)
     {
         var details = new ExtensionObject(new ReadRawModifiedDetails { StartTime = start, EndTime = end, NumValuesPerNode = maxValues });
         var output = nodes.Select(_ => (Status: (StatusCode)StatusCodes.Good.Code, Values: new List<DataValue>())).ToArray();
@@ -631,7 +636,7 @@ public sealed partial class OpcUaClient : IAsyncDisposable
                 HistoryReadDetails = details,
                 TimestampsToReturn = TimestampsToReturn.Both,
                 NodesToRead = [.. todo.Select(t => new HistoryReadValueId { NodeId = t.Node, ContinuationPoint = t.Cp })],
-            }, ct);
+            }, ct, waitForConnection: waitForConnection);
             var next = new List<(NodeId, int, byte[]?)>();
             for (int i = 0; i < todo.Count && i < response.Results.Length; i++)
             {
