@@ -651,7 +651,7 @@ public sealed class SecureChannel : IAsyncDisposable
         CheckSequence(sequence);
         if (header.MessageType == MessageTypes.Close)
             throw new OpcUaTransportException("server closed the secure channel", StatusCodes.BadSecureChannelClosed);
-        Deliver(header.ChunkType, requestId, chunk.AsSpan(24, end - 24), 24);
+        Deliver(header.ChunkType, requestId, chunk.AsMemory(24, end - 24), 24);
     }
 
     private TokenState ReceiveToken(uint tokenId)
@@ -690,12 +690,12 @@ public sealed class SecureChannel : IAsyncDisposable
         int headerEnd = d.Position;
         if (policy != _options.SecurityPolicyUri)
             Throw.Protocol($"OPN response uses policy '{policy}', we asked for '{_options.SecurityPolicyUri}'", StatusCodes.BadSecurityPolicyRejected);
-        ReadOnlySpan<byte> plain;
+        ReadOnlyMemory<byte> plain;
         byte[]? decrypted = null;
         int bodyStart, bodyEnd;
         if (!_secure)
         {
-            plain = chunk.AsSpan(headerEnd, size - headerEnd);
+            plain = chunk.AsMemory(headerEnd, size - headerEnd);
             bodyStart = 8;
             bodyEnd = plain.Length;
             if (plain.Length < 8)
@@ -727,8 +727,8 @@ public sealed class SecureChannel : IAsyncDisposable
             plain = decrypted;
             bodyStart = 8;
         }
-        uint sequence = BinaryPrimitives.ReadUInt32LittleEndian(plain);
-        uint requestId = BinaryPrimitives.ReadUInt32LittleEndian(plain[4..]);
+        uint sequence = BinaryPrimitives.ReadUInt32LittleEndian(plain.Span);
+        uint requestId = BinaryPrimitives.ReadUInt32LittleEndian(plain.Span[4..]);
         CheckSequence(sequence);
         Deliver(header.ChunkType, requestId, plain[bodyStart..bodyEnd], headerEnd + 8);
     }
@@ -744,13 +744,13 @@ public sealed class SecureChannel : IAsyncDisposable
         _receiveSequence = sequence;
     }
 
-    private void Deliver(byte chunkType, uint requestId, ReadOnlySpan<byte> body, int bodyOffset)
+    private void Deliver(byte chunkType, uint requestId, ReadOnlyMemory<byte> body, int bodyOffset)
     {
         if (!_pending.TryGetValue(requestId, out var pending))
             return; // a response to a request that timed out or was abandoned
         if (chunkType == (byte)'A')
         {
-            var d = new BinaryDecoder(body.ToArray(), new OpcUaLimits { MaxStringLength = 4096 }, bodyOffset);
+            var d = new BinaryDecoder(body, new OpcUaLimits { MaxStringLength = 4096 }, bodyOffset);
             StatusCode status;
             string? reason;
             try
@@ -766,32 +766,33 @@ public sealed class SecureChannel : IAsyncDisposable
             pending.Completion.TrySetException(new OpcUaServiceException(pending.Service, status, "the server aborted the response" + (reason is null ? "" : ": " + reason)));
             return;
         }
-        if (pending.Chunks is null && chunkType == (byte)'F')
+        if (pending.Buffer is null && chunkType == (byte)'F')
         {
-            Complete(pending, body.ToArray(), bodyOffset);
+            // decoded here, before the pooled chunk buffer goes back: the decoder copies what it keeps
+            Complete(pending, body, bodyOffset);
             return;
         }
-        pending.Chunks ??= [];
-        pending.Size += body.Length;
-        if (pending.Chunks.Count + 1 > _limits.MaxChunkCount || pending.Size > _limits.MaxMessageSize)
+        pending.ChunkCount++;
+        if (pending.ChunkCount > _limits.MaxChunkCount || pending.Size + body.Length > _limits.MaxMessageSize)
         {
             pending.Completion.TrySetException(new OpcUaProtocolException(
-                $"{pending.Service} response exceeds our limits ({pending.Chunks.Count + 1} chunks, {pending.Size} bytes; MaxChunkCount {_limits.MaxChunkCount}, MaxMessageSize {_limits.MaxMessageSize})",
+                $"{pending.Service} response exceeds our limits ({pending.ChunkCount} chunks, {pending.Size + body.Length} bytes; MaxChunkCount {_limits.MaxChunkCount}, MaxMessageSize {_limits.MaxMessageSize})",
                 StatusCodes.BadResponseTooLarge));
+            pending.ReturnBuffer();
             _pending.TryRemove(requestId, out _);
             return;
         }
-        pending.Chunks.Add(body.ToArray());
+        pending.Append(body.Span);
         if (chunkType == (byte)'F')
         {
-            byte[] whole = new byte[pending.Size];
-            int at = 0;
-            foreach (var c in pending.Chunks)
+            try
             {
-                c.CopyTo(whole, at);
-                at += c.Length;
+                Complete(pending, pending.Buffer.AsMemory(0, pending.Size), bodyOffset);
             }
-            Complete(pending, whole, bodyOffset);
+            finally
+            {
+                pending.ReturnBuffer();
+            }
         }
     }
 
@@ -808,7 +809,7 @@ public sealed class SecureChannel : IAsyncDisposable
         return message;
     }
 
-    private void Complete(Pending pending, byte[] body, int bodyOffset)
+    private void Complete(Pending pending, ReadOnlyMemory<byte> body, int bodyOffset)
     {
         try
         {
@@ -824,8 +825,34 @@ public sealed class SecureChannel : IAsyncDisposable
     {
         public string Service { get; } = service;
         public TaskCompletionSource<IEncodeable> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public List<byte[]>? Chunks { get; set; }
-        public int Size { get; set; }
+        public byte[]? Buffer { get; private set; }
+        public int Size { get; private set; }
+        public int ChunkCount { get; set; }
+
+        /// <summary>Appends a chunk body to the pooled reassembly buffer.</summary>
+        public void Append(ReadOnlySpan<byte> body)
+        {
+            if (Buffer is null || Buffer.Length - Size < body.Length)
+            {
+                byte[] next = ArrayPool<byte>.Shared.Rent(Math.Max((Buffer?.Length ?? 0) * 2, Size + body.Length));
+                if (Buffer is not null)
+                {
+                    Buffer.AsSpan(0, Size).CopyTo(next);
+                    ArrayPool<byte>.Shared.Return(Buffer);
+                }
+                Buffer = next;
+            }
+            body.CopyTo(Buffer.AsSpan(Size));
+            Size += body.Length;
+        }
+
+        public void ReturnBuffer()
+        {
+            if (Buffer is not null)
+                ArrayPool<byte>.Shared.Return(Buffer);
+            Buffer = null;
+            Size = 0;
+        }
     }
 
     private sealed class TokenState(uint tokenId, uint lifetime, DateTime created) : IDisposable
