@@ -150,4 +150,33 @@ public sealed class RecoveryTests
             Directory.Delete(pki, recursive: true);
         }
     }
+
+    [NodeFact]
+    public async Task After_an_outage_longer_than_the_keep_alive_limit_the_client_reconnects_once_and_stays()
+    {
+        await using var server = await NodeOpcUaServer.StartAsync();
+        await using var proxy = new TcpProxy(server.Port);
+        await using var client = new OpcUaClient(new OpcUaClientOptions
+        {
+            EndpointUrl = $"opc.tcp://127.0.0.1:{proxy.Port}/UA/Zhizao",
+            RequestTimeout = TimeSpan.FromSeconds(20),
+            KeepAliveInterval = TimeSpan.FromSeconds(3),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
+        });
+        await client.ConnectAsync();
+        // keep-alive limit: 2 x 100 ms x 10 + 3 s = 5 s; the outage below lasts 7 s
+        var sub = await client.CreateSubscriptionAsync(new SubscriptionOptions { PublishingInterval = TimeSpan.FromMilliseconds(100), KeepAliveCount = 10, LifetimeCount = 600 });
+        var values = new BlockingCollection<(int, bool)>();
+        sub.DataChanged += (_, e) => values.Add(((int)e.Value.Value.Value!, e.FromHistory));
+        await sub.AddMonitoredItemAsync(new MonitoredItemOptions(Counter) { SamplingInterval = TimeSpan.FromMilliseconds(100), QueueSize = 10 });
+        int first = await LiveValueAboveAsync(values, -1, TimeSpan.FromSeconds(30));
+        proxy.Cut();
+        await Task.Delay(TimeSpan.FromSeconds(7));
+        proxy.Restore();
+        int after = await LiveValueAboveAsync(values, first + 70, TimeSpan.FromSeconds(60));
+        // values keep flowing for longer than the keep-alive limit without another reconnect
+        await LiveValueAboveAsync(values, after + 60, TimeSpan.FromSeconds(60));
+        Assert.Equal(1, client.ReconnectCount);
+        Assert.Equal(ConnectionState.Connected, client.State);
+    }
 }

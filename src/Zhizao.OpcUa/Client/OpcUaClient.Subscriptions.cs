@@ -302,9 +302,9 @@ public sealed partial class OpcUaClient
 
     private async Task RestoreSubscriptionsAsync(bool sessionSurvived, CancellationToken ct)
     {
+        // pending acknowledgements stay queued: still valid for a surviving or transferred subscription, and answered
+        // with a harmless per-item error for one the server no longer knows
         var subscriptions = Subscriptions.Where(s => !s.Deleted).ToList();
-        lock (_acks)
-            _acks.Clear();
         if (subscriptions.Count == 0 || sessionSurvived)
             return;
         var transferred = new HashSet<OpcUaSubscription>();

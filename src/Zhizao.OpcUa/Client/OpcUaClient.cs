@@ -367,6 +367,9 @@ public sealed partial class OpcUaClient : IAsyncDisposable
             _state = ConnectionState.Connected;
             signal = _connected;
         }
+        // the keep-alive watchdog counts from now, not from before the outage
+        foreach (var subscription in Subscriptions)
+            subscription.LastMessageUtc = DateTime.UtcNow;
         signal.TrySetResult();
         RaiseState(ConnectionState.Connected, null);
         EnsurePublishers();
