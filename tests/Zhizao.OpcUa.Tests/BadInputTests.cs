@@ -204,6 +204,37 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task When_the_session_is_gone_but_the_server_still_has_the_subscription_it_is_transferred()
+    {
+        await using var server = new FakeUaServer
+        {
+            SessionsDieWithConnection = true,
+            OnRead = (connection, _) => connection == 1 ? Misbehavior.WrongSequenceNumber : Misbehavior.None,
+        };
+        foreach (uint n in new uint[] { 1, 2, 3 })
+            server.PublishScript.Enqueue(n);
+        await using var client = NewClient(server, o => o with { PublishRequestCount = 1 });
+        await client.ConnectAsync();
+        var sub = await client.CreateSubscriptionAsync(new SubscriptionOptions { PublishingInterval = TimeSpan.FromMilliseconds(100) });
+        var values = new System.Collections.Concurrent.BlockingCollection<double>();
+        sub.DataChanged += (_, e) => values.Add((double)e.Value.Value.Value!);
+        await sub.AddMonitoredItemAsync(new MonitoredItemOptions(new NodeId(1, "x")));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var got = new List<double> { values.Take(cts.Token), values.Take(cts.Token), values.Take(cts.Token) };
+        // break the connection; on the next one the old session is unknown, the subscription is not
+        await Assert.ThrowsAsync<OpcUaTransportException>(() => client.ReadValueAsync(new NodeId(1, "x")));
+        await client.WaitConnectedAsync(TimeSpan.FromSeconds(30));
+        foreach (uint n in new uint[] { 4, 5 })
+            server.PublishScript.Enqueue(n);
+        got.Add(values.Take(cts.Token));
+        got.Add(values.Take(cts.Token));
+        Assert.Equal(new double[] { 1, 2, 3, 4, 5 }, got);
+        Assert.Equal(1, sub.TransferCount);
+        Assert.Equal(0, sub.RecreateCount);
+        Assert.Equal(0, client.SessionReactivatedCount);
+    }
+
+    [Fact]
     public void Chunk_headers_are_checked_before_anything_is_read()
     {
         Assert.Contains("chunk type 0x58", Assert.Throws<OpcUaProtocolException>(() => ChunkHeader.Parse("MSGX\x10\0\0\0"u8, 65535)).Message);

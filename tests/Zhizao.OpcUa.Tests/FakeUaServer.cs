@@ -54,6 +54,11 @@ public sealed class FakeUaServer : IAsyncDisposable
     /// </summary>
     public int FloodItems { get; set; }
 
+    /// <summary>When set, a session is only known on the connection that created it (ActivateSession elsewhere fails).</summary>
+    public bool SessionsDieWithConnection { get; set; }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, int> _sessions = new();
+
     private byte[]? _flood;
     private int _floodSequenceAt;
     private uint _floodSequence;
@@ -176,11 +181,14 @@ public sealed class FakeUaServer : IAsyncDisposable
                     CreateSessionRequest => new CreateSessionResponse
                     {
                         SessionId = new NodeId(0, 1000u + (uint)connection),
-                        AuthenticationToken = new NodeId(0, Guid.NewGuid()),
+                        AuthenticationToken = NewSession(connection),
                         RevisedSessionTimeout = 60000,
                         ServerNonce = new byte[32],
                     },
+                    ActivateSessionRequest a when SessionsDieWithConnection && _sessions.GetValueOrDefault(a.RequestHeader.AuthenticationToken) != connection =>
+                        new ServiceFault { ResponseHeader = new ResponseHeader { ServiceResult = StatusCodes.BadSessionIdInvalid } },
                     ActivateSessionRequest => new ActivateSessionResponse { ServerNonce = new byte[32] },
+                    TransferSubscriptionsRequest t => new TransferSubscriptionsResponse { Results = [.. t.SubscriptionIds.Select(_ => new TransferResult { StatusCode = StatusCodes.Good })] },
                     ReadRequest r => new ReadResponse { Results = [.. r.NodesToRead.Select(_ => new DataValue(new Variant(42.0)))] },
                     CloseSessionRequest => new CloseSessionResponse(),
                     CreateSubscriptionRequest => new CreateSubscriptionResponse { SubscriptionId = 1, RevisedPublishingInterval = 100, RevisedMaxKeepAliveCount = RevisedKeepAliveCount, RevisedLifetimeCount = 3000 },
@@ -286,6 +294,13 @@ public sealed class FakeUaServer : IAsyncDisposable
         {
             client.Dispose();
         }
+    }
+
+    private NodeId NewSession(int connection)
+    {
+        var token = new NodeId(0, Guid.NewGuid());
+        _sessions[token] = connection;
+        return token;
     }
 
     private CreateMonitoredItemsResponse CreateItems(CreateMonitoredItemsRequest request)
