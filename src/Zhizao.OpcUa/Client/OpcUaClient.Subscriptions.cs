@@ -1,0 +1,381 @@
+namespace Zhizao.OpcUa.Client;
+
+public sealed partial class OpcUaClient
+{
+    private const int MonitoredItemBatch = 1000;
+
+    public async Task<OpcUaSubscription> CreateSubscriptionAsync(SubscriptionOptions? options = null, CancellationToken ct = default)
+    {
+        var subscription = new OpcUaSubscription(this, options ?? new SubscriptionOptions());
+        await CreateOnServerAsync(subscription, ct);
+        lock (_stateLock)
+            _subscriptions.Add(subscription);
+        EnsurePublishers();
+        return subscription;
+    }
+
+    private async Task CreateOnServerAsync(OpcUaSubscription s, CancellationToken ct, bool waitForConnection = true)
+    {
+        var o = s.Options;
+        var response = await CallAsync<CreateSubscriptionResponse>("CreateSubscription", new CreateSubscriptionRequest
+        {
+            RequestedPublishingInterval = o.PublishingInterval.TotalMilliseconds,
+            RequestedMaxKeepAliveCount = o.KeepAliveCount,
+            RequestedLifetimeCount = Math.Max(o.LifetimeCount, o.KeepAliveCount * 3),
+            MaxNotificationsPerPublish = o.MaxNotificationsPerPublish,
+            PublishingEnabled = true,
+            Priority = o.Priority,
+        }, ct, waitForConnection: waitForConnection);
+        s.ServerId = response.SubscriptionId;
+        s.RevisedPublishingInterval = TimeSpan.FromMilliseconds(response.RevisedPublishingInterval);
+        s.RevisedKeepAliveCount = response.RevisedMaxKeepAliveCount;
+        s.RevisedLifetimeCount = response.RevisedLifetimeCount;
+        s.LastSequenceNumber = null;
+        s.LastMessageUtc = DateTime.UtcNow;
+    }
+
+    internal async Task<IReadOnlyList<MonitoredItem>> AddMonitoredItemsAsync(OpcUaSubscription s, IEnumerable<MonitoredItemOptions> options, CancellationToken ct)
+    {
+        var items = s.NewItems(options, () => (uint)Interlocked.Increment(ref _clientHandle));
+        await CreateItemsOnServerAsync(s, items, ct);
+        return items;
+    }
+
+    private async Task CreateItemsOnServerAsync(OpcUaSubscription s, IReadOnlyList<MonitoredItem> items, CancellationToken ct, bool waitForConnection = true)
+    {
+        for (int start = 0; start < items.Count; start += MonitoredItemBatch)
+        {
+            var batch = items.Skip(start).Take(MonitoredItemBatch).ToList();
+            var response = await CallAsync<CreateMonitoredItemsResponse>("CreateMonitoredItems", new CreateMonitoredItemsRequest
+            {
+                SubscriptionId = s.ServerId,
+                TimestampsToReturn = TimestampsToReturn.Both,
+                ItemsToCreate = [.. batch.Select(i => new MonitoredItemCreateRequest
+                {
+                    ItemToMonitor = new ReadValueId(i.NodeId, i.Options.AttributeId),
+                    MonitoringMode = MonitoringMode.Reporting,
+                    ClientHandle = i.ClientHandle,
+                    SamplingInterval = i.Options.SamplingInterval.TotalMilliseconds,
+                    QueueSize = i.Options.QueueSize,
+                    DiscardOldest = i.Options.DiscardOldest,
+                    Filter = i.Options.AbsoluteDeadband is { } deadband
+                        ? new ExtensionObject(new DataChangeFilter { Trigger = DataChangeTrigger.StatusValue, DeadbandType = DeadbandType.Absolute, DeadbandValue = deadband })
+                        : ExtensionObject.Null,
+                })],
+            }, ct, waitForConnection: waitForConnection);
+            if (response.Results.Length != batch.Count)
+                throw new OpcUaProtocolException($"CreateMonitoredItems returned {response.Results.Length} results for {batch.Count} items", StatusCodes.BadUnknownResponse);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                var r = response.Results[i];
+                batch[i].Status = r.StatusCode;
+                batch[i].ServerId = r.MonitoredItemId;
+                batch[i].RevisedSamplingInterval = TimeSpan.FromMilliseconds(r.RevisedSamplingInterval);
+                batch[i].RevisedQueueSize = r.RevisedQueueSize;
+            }
+        }
+    }
+
+    internal async Task RemoveMonitoredItemsAsync(OpcUaSubscription s, IEnumerable<MonitoredItem> items, CancellationToken ct)
+    {
+        var list = items.ToList();
+        s.RemoveItems(list);
+        var ids = list.Where(i => i.Status.IsGood && i.ServerId != 0).Select(i => i.ServerId).ToArray();
+        if (ids.Length > 0)
+            await CallAsync<DeleteMonitoredItemsResponse>("DeleteMonitoredItems", new DeleteMonitoredItemsRequest { SubscriptionId = s.ServerId, MonitoredItemIds = ids }, ct);
+    }
+
+    internal async Task DeleteSubscriptionAsync(OpcUaSubscription s, CancellationToken ct)
+    {
+        s.Deleted = true;
+        lock (_stateLock)
+            _subscriptions.Remove(s);
+        var response = await CallAsync<DeleteSubscriptionsResponse>("DeleteSubscriptions", new DeleteSubscriptionsRequest { SubscriptionIds = [s.ServerId] }, ct);
+        if (response.Results.Length == 1 && response.Results[0].IsBad)
+            throw new OpcUaServiceException("DeleteSubscriptions", response.Results[0], $"subscription {s.ServerId}");
+    }
+
+    // ---------------------------------------------------------------- publishing
+
+    private void EnsurePublishers()
+    {
+        lock (_stateLock)
+        {
+            if (_closed || _subscriptions.Count == 0)
+                return;
+            _publishers.RemoveAll(t => t.IsCompleted);
+            while (_publishers.Count < _options.PublishRequestCount)
+                _publishers.Add(Task.Run(PublishLoopAsync, CancellationToken.None));
+        }
+    }
+
+    private TimeSpan PublishTimeout()
+    {
+        var longest = TimeSpan.Zero;
+        foreach (var s in Subscriptions)
+        {
+            var t = s.RevisedPublishingInterval * Math.Max(1, s.RevisedKeepAliveCount);
+            if (t > longest)
+                longest = t;
+        }
+        return longest * 2 + _options.RequestTimeout;
+    }
+
+    private async Task PublishLoopAsync()
+    {
+        while (!_life.IsCancellationRequested)
+        {
+            lock (_stateLock)
+            {
+                if (_subscriptions.Count == 0)
+                    return;
+            }
+            SubscriptionAcknowledgement[] acks;
+            lock (_acks)
+            {
+                acks = [.. _acks];
+                _acks.Clear();
+            }
+            try
+            {
+                if (_state != ConnectionState.Connected)
+                    await WaitConnectedAsync(TimeSpan.FromDays(1), _life.Token);
+                var response = await CallAsync<PublishResponse>("Publish", new PublishRequest { SubscriptionAcknowledgements = acks }, _life.Token, PublishTimeout());
+                await HandlePublishAsync(response);
+            }
+            catch (OperationCanceledException) when (_life.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (OpcUaServiceException e) when (e.Status.Kind == StatusCodes.BadTooManyPublishRequestsCode)
+            {
+                Requeue(acks);
+                return; // the server wants fewer outstanding requests: this worker stops
+            }
+            catch (OpcUaServiceException e) when (e.Status.Kind == StatusCodes.BadNoSubscriptionCode)
+            {
+                Requeue(acks);
+                await DelayQuietly(TimeSpan.FromMilliseconds(200));
+            }
+            catch (OpcUaServiceException e) when (e.Status.Kind is StatusCodes.BadSessionIdInvalidCode or StatusCodes.BadSessionClosedCode or StatusCodes.BadSessionNotActivatedCode)
+            {
+                ForceReconnect($"Publish: {e.Message}");
+            }
+            catch (OpcUaException e) when (e.IsTransient)
+            {
+                Requeue(acks);
+                // the channel broke (a reconnect is under way) or the request timed out
+                if (e.Status.Kind == StatusCodes.BadTimeoutCode && _state == ConnectionState.Connected)
+                    ForceReconnect($"Publish: {e.Message}");
+                await DelayQuietly(TimeSpan.FromMilliseconds(50));
+            }
+            catch (OpcUaException)
+            {
+                Requeue(acks);
+                await DelayQuietly(TimeSpan.FromMilliseconds(200));
+            }
+        }
+    }
+
+    private void Requeue(SubscriptionAcknowledgement[] acks)
+    {
+        if (acks.Length == 0)
+            return;
+        lock (_acks)
+        {
+            foreach (var a in acks)
+                _acks.Enqueue(a);
+        }
+    }
+
+    private async Task DelayQuietly(TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _life.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private OpcUaSubscription? FindSubscription(uint serverId)
+    {
+        lock (_stateLock)
+            return _subscriptions.FirstOrDefault(s => s.ServerId == serverId);
+    }
+
+    private async Task HandlePublishAsync(PublishResponse response)
+    {
+        var s = FindSubscription(response.SubscriptionId);
+        if (s is null)
+            return;
+        var message = response.NotificationMessage;
+        bool keepAlive = message.NotificationData.Length == 0;
+        // a keep-alive carries the next sequence number the server will use
+        uint received = keepAlive ? message.SequenceNumber - 1 : message.SequenceNumber;
+        // responses of the outstanding Publish requests can be handed to us slightly out of order: give the
+        // missing one a moment to arrive through another request before asking for it with Republish
+        for (int wait = 0; wait < 10 && s.LastSequenceNumber is uint before && received > before + 1 && received - before < 10_000; wait++)
+            await Task.Delay(10, _life.Token);
+        await s.ProcessLock.WaitAsync(_life.Token);
+        try
+        {
+            s.LastMessageUtc = DateTime.UtcNow;
+            if (s.LastSequenceNumber is uint last && received > last + 1 && received - last < 10_000)
+            {
+                for (uint missing = last + 1; missing < received; missing++)
+                    await RepublishAsync(s, missing);
+            }
+            if (keepAlive)
+            {
+                Interlocked.Increment(ref s._keepAlives);
+                return;
+            }
+            if (s.LastSequenceNumber is uint seen && message.SequenceNumber <= seen && seen - message.SequenceNumber < 10_000)
+            {
+                Acknowledge(s, message.SequenceNumber); // already handled through Republish
+                return;
+            }
+            Process(s, message);
+        }
+        finally
+        {
+            s.ProcessLock.Release();
+        }
+    }
+
+    private async Task RepublishAsync(OpcUaSubscription s, uint sequenceNumber)
+    {
+        try
+        {
+            var r = await CallAsync<RepublishResponse>("Republish", new RepublishRequest { SubscriptionId = s.ServerId, RetransmitSequenceNumber = sequenceNumber }, _life.Token);
+            Interlocked.Increment(ref s._republished);
+            Process(s, r.NotificationMessage);
+        }
+        catch (OpcUaServiceException e) when (e.Status.Kind == StatusCodes.BadMessageNotAvailableCode)
+        {
+            Interlocked.Increment(ref s._lost);
+            s.LastSequenceNumber = sequenceNumber;
+        }
+    }
+
+    private void Process(OpcUaSubscription s, NotificationMessage message)
+    {
+        foreach (var data in message.NotificationData)
+        {
+            switch (data.Body)
+            {
+                case DataChangeNotification change:
+                    foreach (var n in change.MonitoredItems)
+                    {
+                        var item = s.Find(n.ClientHandle);
+                        if (item is null)
+                            continue;
+                        if (item.Options.BackfillFromHistory && n.Value.SourceTimestamp is { } t && item.LastSourceTimestamp is { } lastTs && t <= lastTs)
+                            continue; // already delivered (back-fill or republish)
+                        Interlocked.Increment(ref s._notifications);
+                        s.Raise(item, n.Value, fromHistory: false);
+                    }
+                    break;
+                case StatusChangeNotification status:
+                    s.RaiseStatus(status.Status);
+                    break;
+            }
+        }
+        if (s.LastSequenceNumber is not uint last || message.SequenceNumber > last || last - message.SequenceNumber > 10_000)
+            s.LastSequenceNumber = message.SequenceNumber;
+        Acknowledge(s, message.SequenceNumber);
+    }
+
+    private void Acknowledge(OpcUaSubscription s, uint sequenceNumber)
+    {
+        lock (_acks)
+            _acks.Enqueue(new SubscriptionAcknowledgement { SubscriptionId = s.ServerId, SequenceNumber = sequenceNumber });
+    }
+
+    // ---------------------------------------------------------------- recovery
+
+    private async Task RestoreSubscriptionsAsync(bool sessionSurvived, CancellationToken ct)
+    {
+        // pending acknowledgements stay queued: still valid for a surviving or transferred subscription, and answered
+        // with a harmless per-item error for one the server no longer knows
+        var subscriptions = Subscriptions.Where(s => !s.Deleted).ToList();
+        if (subscriptions.Count == 0 || sessionSurvived)
+            return;
+        var transferred = new HashSet<OpcUaSubscription>();
+        try
+        {
+            var response = await CallAsync<TransferSubscriptionsResponse>("TransferSubscriptions", new TransferSubscriptionsRequest
+            {
+                SubscriptionIds = [.. subscriptions.Select(s => s.ServerId)],
+                SendInitialValues = true,
+            }, ct, waitForConnection: false);
+            for (int i = 0; i < subscriptions.Count && i < response.Results.Length; i++)
+            {
+                if (response.Results[i].StatusCode.IsGood)
+                {
+                    transferred.Add(subscriptions[i]);
+                    subscriptions[i].TransferCount++;
+                }
+            }
+        }
+        catch (OpcUaServiceException)
+        {
+            // the server does not know them (it restarted) or does not transfer: recreate below
+        }
+        foreach (var s in subscriptions.Where(s => !transferred.Contains(s)))
+        {
+            await CreateOnServerAsync(s, ct, waitForConnection: false);
+            await CreateItemsOnServerAsync(s, s.Items, ct, waitForConnection: false);
+            s.RecreateCount++;
+        }
+    }
+
+    private async Task BackfillAsync(CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var s in Subscriptions)
+        {
+            var items = s.Items.Where(i => i.Options.BackfillFromHistory && i.LastSourceTimestamp is not null).ToList();
+            for (int start = 0; start < items.Count; start += 100)
+            {
+                var batch = items.Skip(start).Take(100).ToList();
+                var from = batch.Min(i => i.LastSourceTimestamp!.Value).AddTicks(1);
+                (StatusCode Status, List<DataValue> Values)[] results;
+                try
+                {
+                    // during a reconnect the client is not yet "connected": call without waiting for it
+                    results = await HistoryReadRawAsync(batch.Select(i => i.NodeId).ToList(), from, now.AddSeconds(1), 0, waitForConnection: false, ct);
+                }
+                catch (OpcUaServiceException)
+                {
+                    continue; // no history on this server
+                }
+                await s.ProcessLock.WaitAsync(ct);
+                try
+                {
+                    for (int i = 0; i < batch.Count; i++)
+                    {
+                        var item = batch[i];
+                        foreach (var v in results[i].Values.OrderBy(v => v.SourceTimestamp))
+                        {
+                            if (v.SourceTimestamp is not { } t || t <= item.LastSourceTimestamp)
+                                continue;
+                            Interlocked.Increment(ref _backfilled);
+                            s.Raise(item, v, fromHistory: true);
+                        }
+                    }
+                }
+                finally
+                {
+                    s.ProcessLock.Release();
+                }
+            }
+        }
+    }
+}
