@@ -9,8 +9,9 @@ import * as tags from './pages/tags.js';
 import * as alarms from './pages/alarms.js';
 import * as rules from './pages/rules.js';
 import * as assets from './pages/assets.js';
+import * as health from './pages/health.js';
 
-const routes = { '': overview, equipment, tags, alarms, rules, assets };
+const routes = { '': overview, equipment, tags, alarms, rules, assets, health };
 const main = document.getElementById('main');
 let current = null;
 let rendering = 0;
