@@ -567,7 +567,12 @@ internal sealed class MqttConnection : IDisposable
         if (n > 2 * limit + SendWindow + 16)
         {
             Interlocked.Decrement(ref _queued);
-            Disconnect(MqttReasonCode.QuotaExceeded, "slow consumer: outbound queue is full");
+            if (!IsClosing)
+            {
+                _broker.Stats.AddSlowConsumerDisconnect();
+                Log.SlowConsumer(_log, ClientId, "outbound queue is full");
+                Disconnect(MqttReasonCode.QuotaExceeded, "slow consumer: outbound queue is full");
+            }
             return false;
         }
         if (!_out.Writer.TryWrite(packet))

@@ -150,7 +150,12 @@ internal sealed class MqttSession
                 return true;
             }
         }
-        overflowed?.Disconnect(MqttReasonCode.QuotaExceeded, "slow consumer: queue of QoS 1/2 messages is full");
+        if (overflowed is not null && !overflowed.IsClosing)
+        {
+            _broker.Stats.AddSlowConsumerDisconnect();
+            Log.SlowConsumer(_broker.Logger, ClientId, "queue of QoS 1/2 messages is full");
+            overflowed.Disconnect(MqttReasonCode.QuotaExceeded, "slow consumer: queue of QoS 1/2 messages is full");
+        }
         return false;
     }
 
