@@ -8,10 +8,16 @@ if (args.Length > 0 && args[0] == "http")
     return await Zhizao.Bench.Http.HttpIngestBench.RunAsync(args[1..], CancellationToken.None);
 }
 
+if (args.Length > 0 && args[0] == "mqtt")
+{
+    return await Zhizao.Bench.Mqtt.MqttBench.RunAsync(args[1..]);
+}
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine(BenchOptions.Usage);
     Console.WriteLine(Zhizao.Bench.Http.HttpIngestBench.Usage);
+    Console.WriteLine(Zhizao.Bench.Mqtt.MqttBench.Usage);
     return 0;
 }
 

@@ -213,10 +213,11 @@ internal sealed class Mosquitto : IAsyncDisposable
         return port;
     }
 
-    public static async Task<Mosquitto> StartAsync(string extraConfig = "")
+    public static async Task<Mosquitto> StartAsync(string extraConfig = "", int port = 0)
     {
         string exe = Find("mosquitto");
-        int port = FreePort();
+        if (port == 0)
+            port = FreePort();
         string dir = Directory.CreateTempSubdirectory("zhizao-mosquitto-").FullName;
         string conf = Path.Combine(dir, "mosquitto.conf");
         await File.WriteAllTextAsync(conf, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type all\n{extraConfig}");

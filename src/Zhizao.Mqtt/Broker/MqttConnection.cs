@@ -133,26 +133,34 @@ internal sealed class MqttConnection : IDisposable
             {
                 var result = await pipe.ReadAsync(_cts.Token);
                 var buffer = result.Buffer;
-                try
+                if (!IsClosing)
                 {
-                    while (!IsClosing && _reader.TryRead(ref buffer, out var packet))
+                    try
                     {
-                        LastReceivedTicks = Environment.TickCount64;
-                        _broker.Stats.AddPacketReceived();
-                        if (!_connected)
-                            await HandleConnectAsync(packet);
-                        else
-                            Handle(packet);
+                        while (!IsClosing && _reader.TryRead(ref buffer, out var packet))
+                        {
+                            LastReceivedTicks = Environment.TickCount64;
+                            _broker.Stats.AddPacketReceived();
+                            if (!_connected)
+                                await HandleConnectAsync(packet);
+                            else
+                                Handle(packet);
+                        }
+                    }
+                    catch (MqttProtocolException ex)
+                    {
+                        OnProtocolError(ex, result.Buffer);
                     }
                 }
-                catch (MqttProtocolException ex)
+                if (IsClosing)
                 {
-                    OnProtocolError(ex, result.Buffer);
-                    return;
+                    // lingering close: what the peer still sends is read and dropped until it closes (or the 2 s
+                    // abort), so our last packet is not lost to a TCP reset caused by unread input
+                    buffer = buffer.Slice(buffer.End);
                 }
                 _broker.Stats.AddBytesReceived(result.Buffer.Length - buffer.Length);
                 pipe.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted || IsClosing)
+                if (result.IsCompleted)
                     return;
             }
         }
@@ -619,50 +627,61 @@ internal sealed class MqttConnection : IDisposable
         _stream.Dispose();
     }
 
+    /// <summary>Writes queued packets until the queue completes or a final packet (DISCONNECT, refusing CONNACK) is written.</summary>
+    private async Task WritePacketsAsync(PipeWriter pipe)
+    {
+        var reader = _out.Reader;
+        while (await reader.WaitToReadAsync(_cts.Token))
+        {
+            while (reader.TryRead(out var packet))
+            {
+                Interlocked.Decrement(ref _queued);
+                try
+                {
+                    int n = _writer.Write(packet, pipe);
+                    _broker.Stats.AddSent(n, packet is MqttPublishPacket);
+                }
+                catch (MqttProtocolException) when (packet is MqttPublishPacket big)
+                {
+                    // larger than the client's Maximum Packet Size: dropped as if delivered (MQTT-3.1.2-25)
+                    _broker.Stats.AddDropped();
+                    if (big.QoS != MqttQoS.AtMostOnce && Session is { } s)
+                        s.Drop(big.PacketId);
+                }
+                if (packet is MqttDisconnectPacket or MqttConnAckPacket { ReasonCode: not MqttReasonCode.Success })
+                {
+                    // the last packet of this connection: whatever raced in behind it is not sent
+                    await pipe.FlushAsync(_cts.Token);
+                    return;
+                }
+                if (pipe.UnflushedBytes > 64 * 1024)
+                    await pipe.FlushAsync(_cts.Token);
+            }
+            await pipe.FlushAsync(_cts.Token);
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         var pipe = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
-        var reader = _out.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(_cts.Token))
-            {
-                while (reader.TryRead(out var packet))
-                {
-                    Interlocked.Decrement(ref _queued);
-                    try
-                    {
-                        int n = _writer.Write(packet, pipe);
-                        _broker.Stats.AddSent(n, packet is MqttPublishPacket);
-                    }
-                    catch (MqttProtocolException) when (packet is MqttPublishPacket big)
-                    {
-                        // larger than the client's Maximum Packet Size: dropped as if delivered (MQTT-3.1.2-25)
-                        _broker.Stats.AddDropped();
-                        if (big.QoS != MqttQoS.AtMostOnce && Session is { } s)
-                            s.Drop(big.PacketId);
-                    }
-                    if (pipe.UnflushedBytes > 64 * 1024)
-                        await pipe.FlushAsync(_cts.Token);
-                }
-                await pipe.FlushAsync(_cts.Token);
-            }
+            await WritePacketsAsync(pipe);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // the connection is gone
-        }
-        finally
-        {
             Abort();
-            try
-            {
-                _cts.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // the read side finished first
-            }
+            return;
+        }
+        try
+        {
+            // everything is written: FIN after the last packet; the read loop drains until the peer closes
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // already closed
         }
     }
 }
