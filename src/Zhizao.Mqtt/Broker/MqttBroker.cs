@@ -361,10 +361,9 @@ public sealed class MqttBroker : IAsyncDisposable
             }
         }
         seen.Clear();
-        long now = NowUnixMs();
         foreach (var (match, qos, ids, rap) in merged)
         {
-            if (message.IsExpired(now))
+            if (message.IsExpiredNow)
                 break;
             var q = (MqttQoS)Math.Min((byte)message.QoS, (byte)qos);
             if (!match.Session.Deliver(message, q, rap && message.Retain, ids))
@@ -377,7 +376,7 @@ public sealed class MqttBroker : IAsyncDisposable
     {
         if (m.Options.NoLocal && sender is not null && m.Session.ClientId == sender)
             return;
-        if (message.IsExpired(NowUnixMs()))
+        if (message.IsExpiredNow)
             return;
         var q = (MqttQoS)Math.Min((byte)message.QoS, (byte)m.Options.QoS);
         List<uint>? ids = m.Options.SubscriptionId != 0 ? [m.Options.SubscriptionId] : null;

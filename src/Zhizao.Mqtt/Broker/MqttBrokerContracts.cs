@@ -28,6 +28,8 @@ public sealed class MqttApplicationMessage
     internal long StoreId;
 
     internal bool IsExpired(long nowUnixMs) => ExpiresAtUnixMs != 0 && nowUnixMs >= ExpiresAtUnixMs;
+
+    internal bool IsExpiredNow => ExpiresAtUnixMs != 0 && MqttBroker.NowUnixMs() >= ExpiresAtUnixMs;
 }
 
 /// <summary>

@@ -36,19 +36,26 @@ public sealed class MqttBrokerStatistics
     internal void AddConnection() => Interlocked.Increment(ref _connectionsAccepted);
     internal void AddMessageReceived() => Interlocked.Increment(ref _messagesReceived);
     internal void AddDropped() => Interlocked.Increment(ref _messagesDropped);
-    internal void AddBytesReceived(long n) => Interlocked.Add(ref _bytesReceived, n);
-    internal void AddPacketReceived() => Interlocked.Increment(ref _packetsReceived);
+    internal void AddReceived(long bytes, int packets)
+    {
+        if (bytes != 0)
+            Interlocked.Add(ref _bytesReceived, bytes);
+        if (packets != 0)
+            Interlocked.Add(ref _packetsReceived, packets);
+    }
     internal void AddProtocolError() => Interlocked.Increment(ref _protocolErrors);
     internal void AddAuthFailure() => Interlocked.Increment(ref _authFailures);
     internal void AddDenied() => Interlocked.Increment(ref _denied);
     internal void AddSinkDropped() => Interlocked.Increment(ref _sinkDropped);
     internal void AddSlowConsumerDisconnect() => Interlocked.Increment(ref _slowConsumerDisconnects);
 
-    internal void AddSent(int bytes, bool publish)
+    internal void AddSent(long bytes, long packets, long publishes)
     {
+        if (packets == 0)
+            return;
         Interlocked.Add(ref _bytesSent, bytes);
-        Interlocked.Increment(ref _packetsSent);
-        if (publish)
-            Interlocked.Increment(ref _messagesSent);
+        Interlocked.Add(ref _packetsSent, packets);
+        if (publishes != 0)
+            Interlocked.Add(ref _messagesSent, publishes);
     }
 }

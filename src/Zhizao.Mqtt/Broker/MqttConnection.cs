@@ -133,6 +133,7 @@ internal sealed class MqttConnection : IDisposable
             {
                 var result = await pipe.ReadAsync(_cts.Token);
                 var buffer = result.Buffer;
+                int packets = 0;
                 if (!IsClosing)
                 {
                     try
@@ -140,11 +141,13 @@ internal sealed class MqttConnection : IDisposable
                         while (!IsClosing && _reader.TryRead(ref buffer, out var packet))
                         {
                             LastReceivedTicks = Environment.TickCount64;
-                            _broker.Stats.AddPacketReceived();
+                            packets++;
                             if (!_connected)
                                 await HandleConnectAsync(packet);
                             else
                                 Handle(packet);
+                            if ((packets & 255) == 0)
+                                await Task.Yield(); // a flooding publisher lets write loops and other readers run
                         }
                     }
                     catch (MqttProtocolException ex)
@@ -158,7 +161,7 @@ internal sealed class MqttConnection : IDisposable
                     // abort), so our last packet is not lost to a TCP reset caused by unread input
                     buffer = buffer.Slice(buffer.End);
                 }
-                _broker.Stats.AddBytesReceived(result.Buffer.Length - buffer.Length);
+                _broker.Stats.AddReceived(result.Buffer.Length - buffer.Length, packets);
                 pipe.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                     return;
@@ -528,6 +531,7 @@ internal sealed class MqttConnection : IDisposable
         };
     }
 
+    /// <param name="nowUnixMs">0 = read the clock only when the message expires.</param>
     public MqttPublishPacket BuildPublish(MqttApplicationMessage m, MqttQoS qos, bool retain, ushort packetId, bool dup,
         List<uint>? subscriptionIds, long nowUnixMs)
     {
@@ -543,7 +547,8 @@ internal sealed class MqttConnection : IDisposable
                 CorrelationData = src?.CorrelationData,
                 UserProperties = src?.UserProperties,
                 SubscriptionIdentifiers = subscriptionIds,
-                MessageExpiryInterval = m.ExpiresAtUnixMs == 0 ? null : (uint)Math.Max(1, (m.ExpiresAtUnixMs - nowUnixMs + 999) / 1000),
+                MessageExpiryInterval = m.ExpiresAtUnixMs == 0 ? null
+                    : (uint)Math.Max(1, (m.ExpiresAtUnixMs - (nowUnixMs == 0 ? MqttBroker.NowUnixMs() : nowUnixMs) + 999) / 1000),
             };
         }
         return new MqttPublishPacket
@@ -557,6 +562,9 @@ internal sealed class MqttConnection : IDisposable
             Properties = props,
         };
     }
+
+    /// <summary>True when a droppable packet would be dropped now (checked before building one).</summary>
+    public bool OutboundFull => Volatile.Read(ref _queued) >= _broker.Options.MaxOutboundPackets;
 
     /// <summary>Queues a packet for the write loop. A droppable packet (QoS 0 PUBLISH) is dropped when the queue holds
     /// <see cref="MqttBrokerOptions.MaxOutboundPackets"/>; any packet past twice that disconnects the client.</summary>
@@ -631,6 +639,7 @@ internal sealed class MqttConnection : IDisposable
     private async Task WritePacketsAsync(PipeWriter pipe)
     {
         var reader = _out.Reader;
+        long bytes = 0, packets = 0, publishes = 0;
         while (await reader.WaitToReadAsync(_cts.Token))
         {
             while (reader.TryRead(out var packet))
@@ -638,8 +647,10 @@ internal sealed class MqttConnection : IDisposable
                 Interlocked.Decrement(ref _queued);
                 try
                 {
-                    int n = _writer.Write(packet, pipe);
-                    _broker.Stats.AddSent(n, packet is MqttPublishPacket);
+                    bytes += _writer.Write(packet, pipe);
+                    packets++;
+                    if (packet is MqttPublishPacket)
+                        publishes++;
                 }
                 catch (MqttProtocolException) when (packet is MqttPublishPacket big)
                 {
@@ -651,12 +662,15 @@ internal sealed class MqttConnection : IDisposable
                 if (packet is MqttDisconnectPacket or MqttConnAckPacket { ReasonCode: not MqttReasonCode.Success })
                 {
                     // the last packet of this connection: whatever raced in behind it is not sent
+                    _broker.Stats.AddSent(bytes, packets, publishes);
                     await pipe.FlushAsync(_cts.Token);
                     return;
                 }
                 if (pipe.UnflushedBytes > 64 * 1024)
                     await pipe.FlushAsync(_cts.Token);
             }
+            _broker.Stats.AddSent(bytes, packets, publishes);
+            bytes = packets = publishes = 0;
             await pipe.FlushAsync(_cts.Token);
         }
     }

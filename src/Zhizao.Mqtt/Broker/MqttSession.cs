@@ -124,9 +124,9 @@ internal sealed class MqttSession
         if (qos == MqttQoS.AtMostOnce)
         {
             var c = Connection;
-            if (c is null)
+            if (c is null || c.OutboundFull)
                 return false;
-            return c.Enqueue(c.BuildPublish(message, qos, retain, 0, dup: false, subscriptionIds, MqttBroker.NowUnixMs()), droppable: true);
+            return c.Enqueue(c.BuildPublish(message, qos, retain, 0, dup: false, subscriptionIds, 0), droppable: true);
         }
         MqttConnection? overflowed = null;
         lock (Lock)

@@ -140,17 +140,19 @@ internal sealed class SubscriptionTree
 
     private static void MatchLevel(Node node, string topic, int start, bool dollar, List<SubscriptionMatch> result)
     {
-        if (node.Children is null)
+        var children = node.Children;
+        if (children is null)
             return;
-        // '#' at this level matches the rest, including the parent itself ("a/#" matches "a" handled by the caller).
+        // '#' at this level matches the rest; "a/#" also matching "a" is handled in Descend
         bool wildcardAllowed = !(dollar && start == 0);
-        if (wildcardAllowed && node.Children.TryGetValue("#", out var hash))
+        if (wildcardAllowed && children.TryGetValue("#", out var hash))
             Collect(hash, result);
-        int end = topic.IndexOf('/', start);
-        string level = end < 0 ? topic[start..] : topic[start..end];
-        if (node.Children.TryGetValue(level, out var exact))
+        int slash = topic.AsSpan(start).IndexOf('/');
+        int end = slash < 0 ? -1 : start + slash;
+        var level = end < 0 ? topic.AsSpan(start) : topic.AsSpan(start, end - start);
+        if (children.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(level, out var exact))
             Descend(exact, topic, end, dollar, result);
-        if (wildcardAllowed && node.Children.TryGetValue("+", out var plus))
+        if (wildcardAllowed && children.TryGetValue("+", out var plus))
             Descend(plus, topic, end, dollar, result);
     }
 
