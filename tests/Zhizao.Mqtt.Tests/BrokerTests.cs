@@ -477,3 +477,77 @@ public class BrokerTests
         await second.Client.SubscribeAsync("still/works");
     }
 }
+
+public class BrokerStoreTests
+{
+    private static void Persistent(MqttClientOptions o)
+    {
+        o.CleanStart = false;
+        o.SessionExpiryInterval = 3600;
+        o.AutoReconnect = false;
+    }
+
+    [Fact]
+    public async Task Acknowledged_messages_are_on_disk_when_puback_arrives()
+    {
+        string dir = Directory.CreateTempSubdirectory("zhizao-broker-").FullName;
+        string crash = Directory.CreateTempSubdirectory("zhizao-broker-crash-").FullName;
+        try
+        {
+            await using (var broker = await TestBroker.StartAsync(o => o.DataDirectory = dir))
+            {
+                await using (var sub = await TestClient.ConnectAsync(broker.Port, "durable", configure: Persistent))
+                {
+                    await sub.Client.SubscribeAsync("d/#", MqttQoS.AtLeastOnce);
+                    await sub.Client.DisconnectAsync();
+                }
+                await using var pub = await TestClient.ConnectAsync(broker.Port, "pub");
+                for (int i = 0; i < 20; i++)
+                    await pub.Client.PublishAsync("d/x", Encoding.UTF8.GetBytes(i.ToString()), MqttQoS.AtLeastOnce);
+                // the broker is still running: copy its log as a crash would leave it
+                File.Copy(Path.Combine(dir, "broker.log"), Path.Combine(crash, "broker.log"));
+            }
+            await using var recovered = await TestBroker.StartAsync(o => o.DataDirectory = crash);
+            await using var back = await TestClient.ConnectAsync(recovered.Port, "durable", configure: Persistent);
+            Assert.True(back.ConnAck!.SessionPresent);
+            for (int i = 0; i < 20; i++)
+                Assert.Equal(i.ToString(), Encoding.UTF8.GetString((await back.ReceiveAsync()).Payload.Span));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+            Directory.Delete(crash, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Torn_or_corrupt_log_tail_is_dropped_and_earlier_records_survive()
+    {
+        string dir = Directory.CreateTempSubdirectory("zhizao-broker-").FullName;
+        try
+        {
+            await using (var broker = await TestBroker.StartAsync(o => o.DataDirectory = dir))
+            {
+                await using var pub = await TestClient.ConnectAsync(broker.Port, "pub");
+                await pub.Client.PublishAsync("cfg/a", "A"u8.ToArray(), MqttQoS.AtLeastOnce, retain: true);
+            }
+            string log = Path.Combine(dir, "broker.log");
+            long good = new FileInfo(log).Length;
+            await using (var f = new FileStream(log, FileMode.Append))
+                f.Write([0x40, 0, 0, 0, 8, 1, 2, 3]); // a record cut short by a crash
+            await using (var broker = await TestBroker.StartAsync(o => o.DataDirectory = dir))
+                Assert.Equal(1, broker.RetainedCount);
+            Assert.True(new FileInfo(log).Length <= good + 64, "the log was rewritten without the torn tail");
+
+            var bytes = await File.ReadAllBytesAsync(log);
+            bytes[^2] ^= 0xFF; // corrupt the checksum of the last record (the retained message)
+            await File.WriteAllBytesAsync(log, bytes);
+            await using var again = await TestBroker.StartAsync(o => o.DataDirectory = dir);
+            Assert.Equal(0, again.RetainedCount);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

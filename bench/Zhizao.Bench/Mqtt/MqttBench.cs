@@ -16,8 +16,9 @@ namespace Zhizao.Bench.Mqtt;
 /// </summary>
 internal static class MqttBench
 {
-    /// <summary>QoS 1/2 messages queued per client in both brokers: large, so that neither our disconnect policy nor
-    /// mosquitto's drop policy decides the fan-in figure; the subscriber's drain rate does.</summary>
+    /// <summary>Messages queued per client in both brokers (our QoS 0 outbound queue and QoS 1/2 session queue,
+    /// mosquitto's max_queued_messages): large, so that neither broker's overflow policy decides the fan-in figure;
+    /// the subscriber's drain rate does.</summary>
     private const int QueueLimit = 5_000_000;
 
     public const string Usage = """
@@ -70,9 +71,10 @@ internal static class MqttBench
             var (rate, lat) = await FanInAsync(b.Port, o, MqttQoS.AtMostOnce, targetRate: half);
             Console.WriteLine($"  {b.Name,-10} delivered {rate,10:N0} msg/s  p50 {lat.P50:F2} ms  p99 {lat.P99:F2} ms  ({lat.Count:N0} samples)");
         }
-        Console.WriteLine($"Memory with {o.Idle:N0} idle connections (broker RSS):");
-        foreach (var b in new[] { mosq, ours })
+        Console.WriteLine($"Memory with {o.Idle:N0} idle connections (RSS of a freshly started broker process):");
+        foreach (bool isOurs in new[] { false, true })
         {
+            await using var b = isOurs ? await BrokerProcess.StartOursAsync() : await BrokerProcess.StartMosquittoAsync();
             long before = b.RssBytes();
             var sockets = await OpenIdleAsync(b.Port, o.Idle);
             await Task.Delay(1000);
@@ -232,7 +234,7 @@ internal static class MqttBench
 
     private static async Task<int> ServeAsync(int port)
     {
-        await using var broker = new MqttBroker(new MqttBrokerOptions { Port = port, SysInterval = TimeSpan.Zero, MaxQueuedMessages = QueueLimit });
+        await using var broker = new MqttBroker(new MqttBrokerOptions { Port = port, SysInterval = TimeSpan.Zero, MaxQueuedMessages = QueueLimit, MaxOutboundPackets = QueueLimit });
         await broker.StartAsync();
         Console.WriteLine("ready");
         await Console.In.ReadLineAsync(); // the parent closes stdin to stop us
