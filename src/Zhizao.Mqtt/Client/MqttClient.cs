@@ -168,7 +168,7 @@ public sealed class MqttClient : IAsyncDisposable
             }
         }
         if (resubscribe.Count > 0)
-            _ = SubscribeCoreAsync(resubscribe, remember: false, CancellationToken.None);
+            _ = SubscribeCoreAsync(resubscribe, null, remember: false, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
         Connected?.Invoke(ack);
         return ack;
     }
@@ -430,7 +430,7 @@ public sealed class MqttClient : IAsyncDisposable
         var packet = new MqttPublishPacket { Topic = topic, Payload = payload, QoS = qos, Retain = retain, Properties = V5 ? properties : null };
         if (qos == MqttQoS.AtMostOnce)
         {
-            await _out.Writer.WriteAsync(packet, cancellationToken);
+            await SendAsync(packet, cancellationToken);
             return MqttReasonCode.Success;
         }
         TaskCompletionSource? wait = null;
@@ -462,18 +462,27 @@ public sealed class MqttClient : IAsyncDisposable
         SubscribeAsync([new MqttSubscription { TopicFilter = filter, MaximumQoS = qos }], null, cancellationToken);
 
     public Task<IReadOnlyList<MqttReasonCode>> SubscribeAsync(IReadOnlyList<MqttSubscription> subscriptions, uint? subscriptionId = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        SubscribeCoreAsync(subscriptions, subscriptionId, remember: true, cancellationToken);
+
+    /// <summary>Queues a packet on the current connection; a connection that just ended is a transient error.</summary>
+    private async ValueTask SendAsync(MqttPacket packet, CancellationToken ct)
     {
-        _subscriptionId = subscriptionId;
-        return SubscribeCoreAsync(subscriptions, remember: true, cancellationToken);
+        try
+        {
+            await _out.Writer.WriteAsync(packet, ct);
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new MqttClientException($"not connected: {packet.Type} was not sent", MqttReasonCode.UnspecifiedError, ex);
+        }
     }
 
-    private uint? _subscriptionId;
-
-    private async Task<IReadOnlyList<MqttReasonCode>> SubscribeCoreAsync(IReadOnlyList<MqttSubscription> subscriptions, bool remember, CancellationToken ct)
+    private async Task<IReadOnlyList<MqttReasonCode>> SubscribeCoreAsync(IReadOnlyList<MqttSubscription> subscriptions, uint? subscriptionId,
+        bool remember, CancellationToken ct)
     {
         var packet = new MqttSubscribePacket { Subscriptions = [.. subscriptions] };
-        if (V5 && _subscriptionId is uint sid)
+        if (V5 && subscriptionId is uint sid)
             packet.Properties = new MqttProperties { SubscriptionIdentifiers = [sid] };
         Pending pending;
         lock (_lock)
@@ -485,7 +494,7 @@ public sealed class MqttClient : IAsyncDisposable
             pending = new Pending { Packet = packet };
             _pending[packet.PacketId] = pending;
         }
-        await _out.Writer.WriteAsync(packet, ct);
+        await SendAsync(packet, ct);
         var ack = (MqttSubAckPacket)await pending.Done.Task.WaitAsync(ct);
         return ack.ReasonCodes;
     }
@@ -502,7 +511,7 @@ public sealed class MqttClient : IAsyncDisposable
             pending = new Pending { Packet = packet };
             _pending[packet.PacketId] = pending;
         }
-        await _out.Writer.WriteAsync(packet, cancellationToken);
+        await SendAsync(packet, cancellationToken);
         var ack = (MqttUnsubAckPacket)await pending.Done.Task.WaitAsync(cancellationToken);
         return ack.ReasonCodes;
     }
