@@ -58,7 +58,16 @@ internal static class MqttBench
         {
             foreach (var b in new[] { mosq, ours })
             {
-                var (rate, _) = await FanInAsync(b.Port, o, qos, targetRate: 0);
+                double rate;
+                try
+                {
+                    (rate, _) = await FanInAsync(b.Port, o, qos, targetRate: 0);
+                }
+                catch (MqttClientException ex)
+                {
+                    Console.WriteLine($"  QoS {(int)qos} {b.Name,-10} failed: {ex.Message}");
+                    rate = double.NaN;
+                }
                 results[(b.Name, qos)] = rate;
                 Console.WriteLine($"  QoS {(int)qos} {b.Name,-10} {rate,12:N0} msg/s delivered");
             }
@@ -68,6 +77,8 @@ internal static class MqttBench
         Console.WriteLine($"Latency at {half:N0} msg/s (50% of mosquitto's QoS 0 peak), QoS 0:");
         foreach (var b in new[] { mosq, ours })
         {
+            if (double.IsNaN(half))
+                break;
             var (rate, lat) = await FanInAsync(b.Port, o, MqttQoS.AtMostOnce, targetRate: half);
             Console.WriteLine($"  {b.Name,-10} delivered {rate,10:N0} msg/s  p50 {lat.P50:F2} ms  p99 {lat.P99:F2} ms  ({lat.Count:N0} samples)");
         }

@@ -33,6 +33,9 @@ internal static partial class Log
     [LoggerMessage(5108, LogLevel.Information, "MQTT broker restored {Sessions} sessions, {Messages} queued messages and {Retained} retained messages from {Path}")]
     public static partial void Restored(ILogger logger, int sessions, int messages, int retained, string path);
 
+    [LoggerMessage(5110, LogLevel.Error, "MQTT broker log in {Directory} cannot be written; acknowledgements wait and the write is retried every second")]
+    public static partial void StoreWriteFailed(ILogger logger, Exception ex, string directory);
+
     [LoggerMessage(5109, LogLevel.Error, "MQTT accept loop failed")]
     public static partial void AcceptFailed(ILogger logger, Exception ex);
 }

@@ -87,7 +87,7 @@ public sealed class MqttBroker : IAsyncDisposable
     {
         if (Options.DataDirectory is { } dir)
         {
-            Store = new MqttBrokerStore(dir);
+            Store = new MqttBrokerStore(dir) { WriteFailed = ex => Log.StoreWriteFailed(Logger, ex, dir) };
             Restore(Store, dir);
             Store.Start();
         }

@@ -76,6 +76,9 @@ internal sealed class MqttBrokerStore : IDisposable
 
     public long FileBytes => _file.Length;
 
+    /// <summary>Called when writing or fsyncing the log fails (the batch is retried every second).</summary>
+    public Action<IOException>? WriteFailed { get; set; }
+
     public void Start() => _loop = Task.Run(FlushLoopAsync);
 
     /// <summary>The recovered state, for the broker to rebuild its sessions.</summary>
@@ -553,17 +556,56 @@ internal sealed class MqttBrokerStore : IDisposable
                 callbacks = _callbacks;
                 _callbacks = [];
             }
-            if (length > 0)
+            while (length > 0)
             {
-                _file.Write(chunk, 0, length);
-                _file.Flush(flushToDisk: true);
+                long before = _file.Length;
+                try
+                {
+                    _file.Write(chunk, 0, length);
+                    _file.Flush(flushToDisk: true);
+                    break;
+                }
+                catch (IOException ex)
+                {
+                    // disk full or failing: acknowledgements wait (publishers stall) rather than lie; retry each second
+                    WriteFailed?.Invoke(ex);
+                    try
+                    {
+                        _file.SetLength(before);
+                    }
+                    catch (IOException)
+                    {
+                        // retried with the next attempt
+                    }
+                    if (_stop.IsCancellationRequested)
+                        return;
+                    try
+                    {
+                        await Task.Delay(1000, _stop.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
             }
             if (_file.Length > Math.Max(MinCompactBytes, 4 * _liveBytes))
             {
                 lock (_lock)
                 {
                     _file.Dispose();
-                    _file = Compact();
+                    try
+                    {
+                        _file = Compact();
+                    }
+                    catch (IOException ex)
+                    {
+                        // keep appending to the old log; the records Compact took from the pending buffer are in
+                        // the live state, so write the whole state again next time
+                        WriteFailed?.Invoke(ex);
+                        _file = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+                        _liveBytes = 0;
+                    }
                 }
             }
             foreach (var cb in callbacks)
