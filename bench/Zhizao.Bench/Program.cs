@@ -13,11 +13,17 @@ if (args.Length > 0 && args[0] == "console")
     return await Zhizao.Bench.WebConsole.ConsoleLoadBench.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "mqtt")
+{
+    return await Zhizao.Bench.Mqtt.MqttBench.RunAsync(args[1..]);
+}
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine(Zhizao.Bench.WebConsole.ConsoleLoadBench.Usage);
     Console.WriteLine(BenchOptions.Usage);
     Console.WriteLine(Zhizao.Bench.Http.HttpIngestBench.Usage);
+    Console.WriteLine(Zhizao.Bench.Mqtt.MqttBench.Usage);
     return 0;
 }
 

@@ -62,7 +62,7 @@ public class FuzzTests(ITestOutputHelper output)
         Assert.True(accepted > 0 && rejected > 0 && needMore > 0);
     }
 
-    private static byte[] Mutate(Random rnd, byte[] source, List<(byte[] Bytes, MqttProtocolVersion Version)> pool)
+    internal static byte[] Mutate(Random rnd, byte[] source, List<(byte[] Bytes, MqttProtocolVersion Version)> pool)
     {
         switch (rnd.Next(8))
         {
