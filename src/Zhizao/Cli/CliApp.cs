@@ -52,13 +52,14 @@ public static class CliApp
         var rate = new Option<double>("--demo-rate") { Description = "Virtual factory steps per second", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--demo-seed") { Description = "Virtual factory seed", DefaultValueFactory = _ => 42 };
         var faultMinutes = new Option<double>("--demo-fault-minutes") { Description = "The demo starts a bearing fault on compressor l1-comp-01 that fails after this many minutes, so alarms show soon (0: off)", DefaultValueFactory = _ => 12 };
+        var mqttPort = new Option<int>("--mqtt-port") { Description = "Embedded MQTT broker on 127.0.0.1 (topics zhizao/lp, zhizao/json, zhizao/v/{equipment}/{tag}); 0 turns it off", DefaultValueFactory = _ => 1883 };
         var apiToken = new Option<string?>("--api-token") { Description = "Require this token on /api (env Zhizao__ApiToken)" };
         var retention = new Option<string?>("--retention") { Description = "Drop data older than this, e.g. 30d" };
         var window = new Option<string>("--out-of-order-window") { Description = "How far behind a series' newest point a write may land, e.g. 1h, 30d (history imports into live series need a wide window)", DefaultValueFactory = _ => "1h" };
         var headPoints = new Option<long>("--head-flush-points") { Description = "Seal the in-memory head into compressed blocks at this many points", DefaultValueFactory = _ => 8_000_000 };
         var cmd = new Command("serve", "Run a Zhizao node (REST API, ingest, storage, the virtual factory demo)")
         {
-            urls, dataDir, noDemo, rate, seed, faultMinutes, apiToken, retention, window, headPoints,
+            urls, dataDir, noDemo, rate, seed, faultMinutes, mqttPort, apiToken, retention, window, headPoints,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -70,6 +71,7 @@ public static class CliApp
                 DemoRateHz = pr.GetValue(rate),
                 DemoSeed = pr.GetValue(seed),
                 DemoStartFaultMinutes = pr.GetValue(faultMinutes),
+                MqttPort = pr.GetValue(mqttPort),
                 HeadFlushPoints = pr.GetValue(headPoints),
                 ApiToken = pr.GetValue(apiToken) ?? Environment.GetEnvironmentVariable("Zhizao__ApiToken"),
             };

@@ -5,6 +5,12 @@ public sealed class PlatformOptions
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
+    /// <summary>
+    /// Port of the embedded MQTT broker on 127.0.0.1 (topics zhizao/lp, zhizao/json, zhizao/v/{equipment}/{tag} are
+    /// ingested); null or 0 turns it off. `zhizao serve` uses 1883.
+    /// </summary>
+    public int? MqttPort { get; set; }
+
     /// <summary>Where the time-series engine and the metadata database live.</summary>
     public string DataDirectory { get; set; } = "zhizao-data";
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Zhizao.Alarms;
 using Zhizao.Api;
+using Zhizao.Connectors.Mqtt;
 using Zhizao.Demo;
 using Zhizao.Health;
 using Zhizao.Ingest;
@@ -48,6 +49,15 @@ public static class ServerHost
         builder.Services.AddSingleton<IngestService>();
         builder.Services.AddSingleton<DemoPlant>();
         builder.Services.AddSingleton<LiveHub>();
+        if (options.MqttPort is > 0 and <= 65535)
+        {
+            builder.Services.AddSingleton(new MqttNodeOptions { Enabled = true, Port = options.MqttPort.Value });
+            builder.Services.AddSingleton<MqttIngestBridge>();
+            builder.Services.AddSingleton(sp => new MqttBrokerHostedService(
+                sp.GetRequiredService<MqttNodeOptions>(), sp.GetRequiredService<MqttIngestBridge>(), dataDir, sp.GetRequiredService<ILogger<Mqtt.Broker.MqttBroker>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttBrokerHostedService>());
+        }
+
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
         if (options.Demo)

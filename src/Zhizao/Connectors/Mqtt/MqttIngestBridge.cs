@@ -9,7 +9,7 @@ using Zhizao.Pipeline;
 
 namespace Zhizao.Connectors.Mqtt;
 
-/// <summary>Settings of the embedded MQTT broker of a node (not yet bound to configuration: the lead wires it).</summary>
+/// <summary>Settings of the embedded MQTT broker of a node (from <c>PlatformOptions.MqttPort</c>; loopback only).</summary>
 public sealed class MqttNodeOptions
 {
     public bool Enabled { get; set; }
@@ -30,7 +30,7 @@ public sealed class MqttNodeOptions
 /// <item><c>zhizao/v/{equipment}/{tag}</c>: the payload is one value (a number, <c>true</c>/<c>false</c>, or text),
 /// stored at the broker's receive time. The values of one sink batch become one write.</item>
 /// </list>
-/// Other topics are ignored. Not wired into ServerHost yet and not covered by tests. Rejected points are logged (event ids 5200-5299). Durability: the publisher's PUBACK
+/// Other topics are ignored. Rejected points are logged (event ids 5200-5299). Durability: the publisher's PUBACK
 /// does not wait for storage; a message is stored when its batch's write returns (the broker log, when configured,
 /// keeps QoS 1/2 messages for persistent subscribers, not for this sink).
 /// </summary>
@@ -117,7 +117,7 @@ public sealed partial class MqttIngestBridge(IngestService ingest, MqttNodeOptio
 }
 
 /// <summary>Runs the embedded broker with the bridge as its sink, for the node's lifetime.</summary>
-public sealed class MqttBrokerHostedService(MqttNodeOptions options, MqttIngestBridge bridge, string dataDirectory,
+public sealed partial class MqttBrokerHostedService(MqttNodeOptions options, MqttIngestBridge bridge, string dataDirectory,
     ILogger<MqttBroker> brokerLog) : IHostedService, IAsyncDisposable
 {
     private MqttBroker? _broker;
@@ -128,14 +128,27 @@ public sealed class MqttBrokerHostedService(MqttNodeOptions options, MqttIngestB
     {
         if (!options.Enabled)
             return;
-        _broker = new MqttBroker(new MqttBrokerOptions
+        var broker = new MqttBroker(new MqttBrokerOptions
         {
             Port = options.Port,
             DataDirectory = Path.Combine(dataDirectory, "mqtt"),
             MessageSink = bridge,
         }, brokerLog);
-        await _broker.StartAsync(cancellationToken);
+        try
+        {
+            await broker.StartAsync(cancellationToken);
+            _broker = broker;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            // e.g. a mosquitto already on 1883: the node keeps running without its broker and says how to fix it
+            await broker.DisposeAsync();
+            LogPortBusy(brokerLog, options.Port, e.Message);
+        }
     }
+
+    [LoggerMessage(5210, LogLevel.Error, "MQTT broker not started: port {Port} on 127.0.0.1 is not available ({Reason}); MQTT ingest is off. Choose another with --mqtt-port, or --mqtt-port 0 to turn it off")]
+    private static partial void LogPortBusy(ILogger logger, int port, string reason);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
