@@ -112,10 +112,10 @@ public sealed class HealthTests(ITestOutputHelper output)
         var batch = new PointBatch();
         for (long t = trainFrom; t < now; t += Time.NanosPerSecond)
         {
-            double s = 1000 + (200 * Math.Sin(t / 3e11)) + (rng.NextDouble() * 5);
-            bool broken = t >= now - (4 * 60 * Time.NanosPerSecond); // the last 4 minutes: current far above what the speed explains
-            batch.Add(speed, t, s);
-            batch.Add(current, t, (s * 0.02) + (rng.NextDouble() * 0.1) + (broken ? 6 : 0));
+            double x = (t - trainFrom) / 1e9; // seconds since the start: the same data whatever the clock says
+            bool broken = t >= now - (4 * 60 * Time.NanosPerSecond); // the last 4 minutes: the current jumps, the speed does not
+            batch.Add(speed, t, 1000 + (200 * Math.Sin(x / 300)) + (rng.NextDouble() * 5));
+            batch.Add(current, t, 20 + (0.5 * Math.Sin((x / 200) + 1)) + (rng.NextDouble() * 0.1) + (broken ? 6 : 0));
         }
 
         await store.WriteAsync(batch);
