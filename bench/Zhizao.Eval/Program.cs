@@ -8,6 +8,7 @@ var root = EvalCommand.FindRepoRoot();
 return args.FirstOrDefault() switch
 {
     "cmapss" => CmapssCommand.Run(args[1..], root),
+    "ai4i" => Ai4iCommand.Run(args[1..], root),
     "skab" => EvalCommand.Run(args[1..]),
     _ => EvalCommand.Run(args),
 };
