@@ -139,10 +139,10 @@ public sealed class RulFeatures
             foreach (var series in z)
             {
                 row[p++] = series[t];
-                foreach (var w in _o.MeanWindows) row[p++] = Mean(series, t, w);
-                row[p++] = Std(series, t, _o.StdWindow);
-                foreach (var w in _o.SlopeWindows) row[p++] = Slope(series, t, w);
-                row[p++] = Mean(series, t, 5) - Mean(series, Math.Min(t, _o.BaselineCycles - 1), _o.BaselineCycles);
+                foreach (var w in _o.MeanWindows) row[p++] = Rolling.Mean(series, t, w);
+                row[p++] = Rolling.Std(series, t, _o.StdWindow);
+                foreach (var w in _o.SlopeWindows) row[p++] = Rolling.Slope(series, t, w);
+                row[p++] = Rolling.Mean(series, t, 5) - Rolling.Mean(series, Math.Min(t, _o.BaselineCycles - 1), _o.BaselineCycles);
             }
             rows[t] = row;
         }
@@ -152,8 +152,12 @@ public sealed class RulFeatures
     /// <summary>The features of the run's last cycle (what an RUL estimate "now" uses).</summary>
     public double[] TransformLast(RunHistory run) =>
         run.Cycles == 0 ? throw new ArgumentException($"unit {run.Unit} has no cycles", nameof(run)) : Transform(run)[^1];
+}
 
-    internal static double Mean(double[] x, int t, int w)
+/// <summary>Trailing-window statistics at index t over x[max(0, t−w+1)..t] (the window shrinks at the start).</summary>
+public static class Rolling
+{
+    public static double Mean(double[] x, int t, int w)
     {
         var from = Math.Max(0, t - w + 1);
         var s = 0.0;
@@ -161,7 +165,7 @@ public sealed class RulFeatures
         return s / (t - from + 1);
     }
 
-    internal static double Std(double[] x, int t, int w)
+    public static double Std(double[] x, int t, int w)
     {
         var from = Math.Max(0, t - w + 1);
         var m = Mean(x, t, w);
@@ -171,7 +175,7 @@ public sealed class RulFeatures
     }
 
     /// <summary>Least-squares slope per cycle over the trailing window (0 with a single point).</summary>
-    internal static double Slope(double[] x, int t, int w)
+    public static double Slope(double[] x, int t, int w)
     {
         var from = Math.Max(0, t - w + 1);
         var n = t - from + 1;
