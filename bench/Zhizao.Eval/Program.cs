@@ -9,6 +9,7 @@ return args.FirstOrDefault() switch
 {
     "cmapss" => CmapssCommand.Run(args[1..], root),
     "ai4i" => Ai4iCommand.Run(args[1..], root),
+    "train-speed" => TrainSpeedCommand.Run(args[1..]),
     "skab" => EvalCommand.Run(args[1..]),
     _ => EvalCommand.Run(args),
 };
