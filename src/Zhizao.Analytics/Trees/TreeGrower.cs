@@ -138,25 +138,34 @@ internal sealed class TreeGrower
         return new double[_totalBins * 3];
     }
 
-    private void Build(int[] idx, int start, int count, double[] grad, double[] hess, double[] hist, int[] features)
+    private unsafe void Build(int[] idx, int start, int count, double[] grad, double[] hess, double[] hist, int[] features)
     {
         foreach (var j in features)
             Array.Clear(hist, _offset[j] * 3, _featureBins.BinCount(j) * 3);
+        var nf = features.Length;
         var f = _f;
-        var bins = _bins;
-        var offset = _offset;
-        for (var k = start; k < start + count; k++)
+        Span<int> base3 = nf <= 512 ? stackalloc int[nf] : new int[nf];
+        for (var q = 0; q < nf; q++) base3[q] = _offset[features[q]] * 3;
+        fixed (byte* bins = _bins)
+        fixed (double* h = hist)
+        fixed (int* feat = features)
+        fixed (int* b3 = base3)
+        fixed (int* ix = idx)
+        fixed (double* gp = grad, hp = hess)
         {
-            var r = idx[k];
-            var g = grad[r];
-            var h = hess[r];
-            var row = r * f;
-            foreach (var j in features)
+            for (var k = start; k < start + count; k++)
             {
-                var p = (offset[j] + bins[row + j]) * 3;
-                hist[p] += g;
-                hist[p + 1] += h;
-                hist[p + 2] += 1;
+                var r = ix[k];
+                var g = gp[r];
+                var hh = hp[r];
+                var row = bins + (long)r * f;
+                for (var q = 0; q < nf; q++)
+                {
+                    var p = h + b3[q] + row[feat[q]] * 3;
+                    p[0] += g;
+                    p[1] += hh;
+                    p[2] += 1;
+                }
             }
         }
     }
