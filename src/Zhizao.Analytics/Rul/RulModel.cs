@@ -15,7 +15,7 @@ public sealed record RulModelOptions
     /// </summary>
     public GbmOptions Point { get; init; } = new()
     {
-        Rounds = 600, LearningRate = 0.02, MaxLeaves = 15, MaxDepth = 6, MinSamplesLeaf = 50, L2 = 1,
+        Rounds = 1000, LearningRate = 0.02, MaxLeaves = 15, MaxDepth = 6, MinSamplesLeaf = 100, L2 = 1,
         RowSubsample = 0.7, FeatureSubsample = 0.5,
     };
 
