@@ -73,7 +73,7 @@ internal static class CmapssCommand
     }
 
     internal sealed record Result(string Subset, int TrainUnits, int TestUnits, int Features, int Regimes, double Rmse,
-        double Score, double Coverage, double CoverageBelowCap, int UnitsBelowCap, double MeanWidth, double Seconds);
+        double Score, double Coverage, double CoverageBelowCap, int UnitsBelowCap, double MeanWidth, double BandMargin, double Seconds);
 
     public static Result Evaluate(CmapssSubset subset, RulModelOptions options, string? outDir)
     {
@@ -103,7 +103,7 @@ internal static class CmapssCommand
         return new Result(subset.Name, subset.Train.Count, subset.Test.Count, model.Features.Names.Length, model.Features.Regimes.Count,
             RegressionMetrics.Rmse(predicted, truth), RegressionMetrics.Phm08Score(predicted, truth),
             RegressionMetrics.Coverage(lower, upper, truth), coverageBelow, below.Length,
-            upper.Zip(lower, (u, l) => u - l).Average(), sw.Elapsed.TotalSeconds);
+            upper.Zip(lower, (u, l) => u - l).Average(), model.BandMargin, sw.Elapsed.TotalSeconds);
     }
 
     private static string Report(List<Result> results)
@@ -112,12 +112,12 @@ internal static class CmapssCommand
         var sb = new StringBuilder();
         sb.AppendLine("C-MAPSS: RUL at each test unit's last cycle; training targets capped at 125; d = predicted − true");
         sb.AppendLine();
-        sb.AppendLine("| Model | subset | RMSE | PHM08 score | P10–P90 coverage (all / true RUL ≤ 125) | mean band width | features | regimes | time s |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| Model | subset | RMSE | PHM08 score | P10–P90 coverage (all / true RUL ≤ 125) | mean band width | conformal margin | features | regimes | time s |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
             sb.AppendLine(ic, $"| **GBT ensemble + quantile band** (this run) | {r.Subset} | {r.Rmse:F2} | {r.Score:F0} | " +
-                              $"{r.Coverage * 100:F0} % / {r.CoverageBelowCap * 100:F0} % of {r.UnitsBelowCap} | {r.MeanWidth:F1} | {r.Features} | {r.Regimes} | {r.Seconds:F1} |");
+                              $"{r.Coverage * 100:F0} % / {r.CoverageBelowCap * 100:F0} % of {r.UnitsBelowCap} | {r.MeanWidth:F1} | {r.BandMargin:+0.0;-0.0} | {r.Features} | {r.Regimes} | {r.Seconds:F1} |");
         }
         sb.AppendLine();
         sb.AppendLine("Published (RMSE / score, from ../shared/datasets/cmapss/SOURCE.md):");

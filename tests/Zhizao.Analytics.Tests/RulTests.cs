@@ -112,4 +112,43 @@ public class RulTests
         var coverage = RegressionMetrics.Coverage(est.Select(e => e.Lower).ToArray(), est.Select(e => e.Upper).ToArray(), truth);
         Assert.True(coverage >= 0.6, $"P10–P90 coverage {coverage:P0}");
     }
+
+    [Fact]
+    public void Conformal_calibration_moves_band_coverage_of_held_out_units_towards_nominal()
+    {
+        var train = Fleet(50, 7);
+        var test = Fleet(40, 8);
+        var opts = new RulModelOptions
+        {
+            EnsembleSize = 1,
+            Point = new GbmOptions { Rounds = 60, LearningRate = 0.1, MaxLeaves = 7, MinSamplesLeaf = 20 },
+            Band = new GbmOptions { Loss = GbmLoss.Quantile, Rounds = 60, LearningRate = 0.1, MaxLeaves = 7, MinSamplesLeaf = 20 },
+            LowerQuantile = 0.1,
+            UpperQuantile = 0.9,
+        };
+        double Coverage(RulModel m)
+        {
+            var inside = 0;
+            var total = 0;
+            foreach (var run in test)
+            {
+                var rows = m.Features.Transform(run);
+                for (var t = 0; t < rows.Length; t += 5)
+                {
+                    var e = m.PredictFeatures(rows[t]);
+                    var y = Math.Min(125, rows.Length - 1 - t);
+                    if (y >= e.Lower && y <= e.Upper) inside++;
+                    total++;
+                }
+            }
+            return (double)inside / total;
+        }
+        var uncalibrated = RulModel.Fit(train, opts with { BandCalibrationShare = 0 });
+        var calibrated = RulModel.Fit(train, opts);
+        Assert.Equal(0, uncalibrated.BandMargin);
+        var c = Coverage(calibrated);
+        Assert.InRange(c, 0.72, 0.92);
+        Assert.True(Math.Abs(c - 0.8) <= Math.Abs(Coverage(uncalibrated) - 0.8) + 0.02,
+            $"calibrated {c:P0}, uncalibrated {Coverage(uncalibrated):P0}");
+    }
 }

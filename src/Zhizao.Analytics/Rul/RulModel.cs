@@ -36,6 +36,14 @@ public sealed record RulModelOptions
     /// <summary>Fit the band models (they cost about as much as two point models).</summary>
     public bool WithBand { get; init; } = true;
 
+    /// <summary>
+    /// Share of training units held out to calibrate the band (split conformalised quantile regression, Romano et al.
+    /// 2019): the band models learn on the other units, and the band is widened (or narrowed) by the quantile of
+    /// max(lower − y, y − upper) on the held-out units' cycles that gives the nominal coverage of capped RUL.
+    /// 0 = no calibration (band models learn on all units).
+    /// </summary>
+    public double BandCalibrationShare { get; init; } = 0.2;
+
     public int Seed { get; init; } = 1;
 }
 
@@ -45,7 +53,7 @@ public readonly record struct RulEstimate(double Rul, double Lower, double Upper
 /// <summary>
 /// Remaining useful life from run-to-failure histories: <see cref="RulFeatures"/> per cycle, an ensemble of
 /// gradient-boosted trees on targets capped at <see cref="RulModelOptions.Cap"/>, and two quantile-loss boosted models
-/// for the uncertainty band.
+/// for the uncertainty band, calibrated on held-out training units (<see cref="RulModelOptions.BandCalibrationShare"/>).
 /// </summary>
 public sealed class RulModel
 {
@@ -53,8 +61,10 @@ public sealed class RulModel
     private readonly GradientBoostedTrees? _lower;
     private readonly GradientBoostedTrees? _upper;
 
-    private RulModel(RulFeatures features, GradientBoostedTrees[] point, GradientBoostedTrees? lower, GradientBoostedTrees? upper, double cap)
+    private RulModel(RulFeatures features, GradientBoostedTrees[] point, GradientBoostedTrees? lower, GradientBoostedTrees? upper,
+        double cap, double bandMargin)
     {
+        BandMargin = bandMargin;
         Features = features;
         _point = point;
         _lower = lower;
@@ -65,6 +75,9 @@ public sealed class RulModel
     public RulFeatures Features { get; }
 
     public double Cap { get; }
+
+    /// <summary>The conformal correction added to both sides of the quantile band (negative narrows it).</summary>
+    public double BandMargin { get; }
 
     public IReadOnlyList<GradientBoostedTrees> PointModels => _point;
 
@@ -78,12 +91,32 @@ public sealed class RulModel
         for (var e = 0; e < point.Length; e++)
             point[e] = GradientBoostedTrees.Fit(x, y, options.Point with { Seed = options.Seed + e });
         GradientBoostedTrees? lower = null, upper = null;
+        var margin = 0.0;
         if (options.WithBand)
         {
-            lower = GradientBoostedTrees.Fit(x, y, options.Band with { Alpha = options.LowerQuantile, Seed = options.Seed + 101 });
-            upper = GradientBoostedTrees.Fit(x, y, options.Band with { Alpha = options.UpperQuantile, Seed = options.Seed + 102 });
+            var calibrationUnits = options.BandCalibrationShare > 0 && runsToFailure.Count >= 5
+                ? Math.Clamp((int)Math.Round(runsToFailure.Count * options.BandCalibrationShare), 1, runsToFailure.Count - 1)
+                : 0;
+            var order = Enumerable.Range(0, runsToFailure.Count).ToArray();
+            new Random(options.Seed + 103).Shuffle(order);
+            var calibration = order.Take(calibrationUnits).Select(i => runsToFailure[i]).ToList();
+            var proper = calibrationUnits == 0 ? runsToFailure : order.Skip(calibrationUnits).Select(i => runsToFailure[i]).ToList();
+            var (bx, by) = calibrationUnits == 0 ? (x, y) : TrainingRows(features, proper, options.Cap);
+            lower = GradientBoostedTrees.Fit(bx, by, options.Band with { Alpha = options.LowerQuantile, Seed = options.Seed + 101 });
+            upper = GradientBoostedTrees.Fit(bx, by, options.Band with { Alpha = options.UpperQuantile, Seed = options.Seed + 102 });
+            if (calibrationUnits > 0)
+            {
+                var (cx, cy) = TrainingRows(features, calibration, options.Cap);
+                var scores = new double[cx.Length];
+                for (var i = 0; i < cx.Length; i++)
+                    scores[i] = Math.Max(lower.Predict(cx[i]) - cy[i], cy[i] - upper.Predict(cx[i]));
+                Array.Sort(scores);
+                var level = options.UpperQuantile - options.LowerQuantile;
+                var rank = Math.Min(scores.Length - 1, (int)Math.Ceiling((scores.Length + 1) * level) - 1);
+                margin = scores[Math.Max(rank, 0)];
+            }
         }
-        return new RulModel(features, point, lower, upper, options.Cap);
+        return new RulModel(features, point, lower, upper, options.Cap, margin);
     }
 
     /// <summary>Feature rows of every cycle of every run with its capped RUL target.</summary>
@@ -112,8 +145,8 @@ public sealed class RulModel
         foreach (var m in _point) rul += m.Predict(row);
         rul = Math.Clamp(rul / _point.Length, 0, Cap);
         if (_lower is null || _upper is null) return new RulEstimate(rul, rul, rul);
-        var lo = Math.Clamp(_lower.Predict(row), 0, Cap);
-        var hi = Math.Clamp(_upper.Predict(row), 0, Cap);
+        var lo = Math.Clamp(_lower.Predict(row) - BandMargin, 0, Cap);
+        var hi = Math.Clamp(_upper.Predict(row) + BandMargin, 0, Cap);
         return new RulEstimate(rul, Math.Min(lo, rul), Math.Max(hi, rul));
     }
 }
