@@ -75,3 +75,25 @@ public class BenchmarkSmokeTests
         Assert.Equal(half.Length, r.Fold.Length);
     }
 }
+
+public class HarnessArgumentTests
+{
+    [Theory]
+    [InlineData("cmapss")]
+    [InlineData("ai4i")]
+    public void Missing_data_directory_exits_with_code_3(string verb)
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "zhizao-no-such-dataset-" + verb);
+        var args = new[] { "--data", missing, "--out", Path.GetTempPath() };
+        var code = verb == "cmapss" ? CmapssCommand.Run(args, root: null) : Ai4iCommand.Run(args, root: null);
+        Assert.Equal(3, code);
+    }
+
+    [Fact]
+    public void Unknown_arguments_exit_with_code_2()
+    {
+        Assert.Equal(2, CmapssCommand.Run(["--bogus"], root: null));
+        Assert.Equal(2, Ai4iCommand.Run(["--folds", "1"], root: null));
+        Assert.Equal(2, TrainSpeedCommand.Run(["--days", "-1"]));
+    }
+}
