@@ -15,7 +15,8 @@ internal static class CmapssCommand
         "  --data     folder holding train_FD00x.txt, test_FD00x.txt, RUL_FD00x.txt; default ../shared/datasets/cmapss\n" +
         "  --out      where cmapss-<subset>.csv goes; default bench/Zhizao.Eval/out\n" +
         "  --tune     instead of the test evaluation, 5-fold cross-validation over training units of a small\n" +
-        "             hyper-parameter grid (test files are not read)";
+        "             hyper-parameter grid (test files are not read)\n" +
+        "  --tune-features  the same cross-validation over feature-window variants with the default trees";
 
     public static int Run(string[] args, string? root)
     {
@@ -23,6 +24,7 @@ internal static class CmapssCommand
         var subsets = new[] { "FD001", "FD003" };
         var seed = 1;
         var tune = false;
+        var tuneFeatures = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -32,6 +34,7 @@ internal static class CmapssCommand
                 case "--subsets" when i + 1 < args.Length: subsets = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case "--seed" when i + 1 < args.Length && int.TryParse(args[i + 1], out seed): i++; break;
                 case "--tune": tune = true; break;
+                case "--tune-features": tune = tuneFeatures = true; break;
                 case "-h" or "--help": Console.WriteLine(Usage); return 0;
                 default: Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'\n{Usage}"); return 2;
             }
@@ -62,7 +65,7 @@ internal static class CmapssCommand
             }
             if (tune)
             {
-                Tune(subset, seed);
+                Tune(subset, seed, tuneFeatures);
                 continue;
             }
             results.Add(Evaluate(subset, new RulModelOptions { Seed = seed }, outDir));
@@ -133,19 +136,29 @@ internal static class CmapssCommand
     /// whose true (uncapped) RUL is ≤ 150, which resembles where the test files cut their runs. For every grid point
     /// the number of trees is chosen from staged predictions.
     /// </summary>
-    private static void Tune(CmapssSubset subset, int seed)
+    private static void Tune(CmapssSubset subset, int seed, bool featureVariants)
     {
-        var grid = new List<(string Name, GbmOptions O)>();
-        foreach (var leaves in new[] { 7, 15, 31 })
-            foreach (var minLeaf in new[] { 20, 100 })
-                foreach (var ff in new[] { 0.5 })
+        var grid = new List<(string Name, RulFeatureOptions F, GbmOptions O)>();
+        var defaults = new RulFeatureOptions { Seed = seed };
+        if (featureVariants)
+        {
+            var trees = new RulModelOptions().Point with { Seed = seed };
+            grid.Add(("means 5/15/30, sd 15, slopes 15/30 (default)", defaults, trees));
+            grid.Add(("means 5/15/30/60, sd 15, slopes 15/30/60", defaults with { MeanWindows = [5, 15, 30, 60], SlopeWindows = [15, 30, 60] }, trees));
+            grid.Add(("means 10/30, sd 10, slope 30", defaults with { MeanWindows = [10, 30], StdWindow = 10, SlopeWindows = [30] }, trees));
+        }
+        else
+        {
+            foreach (var leaves in new[] { 7, 15, 31 })
+                foreach (var minLeaf in new[] { 20, 100 })
                 {
-                    grid.Add(($"leaves {leaves}, min leaf {minLeaf}, features {ff}", new GbmOptions
+                    grid.Add(($"leaves {leaves}, min leaf {minLeaf}, features 0.5", defaults, new GbmOptions
                     {
                         Rounds = 1000, LearningRate = 0.02, MaxLeaves = leaves, MaxDepth = 6, MinSamplesLeaf = minLeaf,
-                        RowSubsample = 0.7, FeatureSubsample = ff, Seed = seed,
+                        RowSubsample = 0.7, FeatureSubsample = 0.5, Seed = seed,
                     }));
                 }
+        }
         const int folds = 5;
         var units = subset.Train.Select(r => r.Unit).ToArray();
         var rng = new Random(seed);
@@ -159,24 +172,24 @@ internal static class CmapssCommand
         {
             var train = subset.Train.Where(r => foldOf[r.Unit] != k).ToList();
             var valid = subset.Train.Where(r => foldOf[r.Unit] == k).ToList();
-            var features = RulFeatures.Fit(train, new RulFeatureOptions { Seed = seed }, CmapssData.SensorNames);
-            var (x, y) = RulModel.TrainingRows(features, train, 125);
-            var vx = new List<double[]>();
-            var vy = new List<double>();
-            foreach (var run in valid)
-            {
-                var rows = features.Transform(run);
-                for (var t = 30; t < rows.Length; t++)
-                {
-                    var rul = rows.Length - 1 - t;
-                    if (rul > 150) continue;
-                    vx.Add(rows[t]);
-                    vy.Add(rul);
-                }
-            }
-            count += vx.Count;
             for (var g = 0; g < grid.Count; g++)
             {
+                var features = RulFeatures.Fit(train, grid[g].F, CmapssData.SensorNames);
+                var (x, y) = RulModel.TrainingRows(features, train, 125);
+                var vx = new List<double[]>();
+                var vy = new List<double>();
+                foreach (var run in valid)
+                {
+                    var rows = features.Transform(run);
+                    for (var t = 30; t < rows.Length; t++)
+                    {
+                        var rul = rows.Length - 1 - t;
+                        if (rul > 150) continue;
+                        vx.Add(rows[t]);
+                        vy.Add(rul);
+                    }
+                }
+                if (g == 0) count += vx.Count;
                 var model = GradientBoostedTrees.Fit(x, y, grid[g].O);
                 var staged = new double[grid[g].O.Rounds];
                 for (var i = 0; i < vx.Count; i++)
