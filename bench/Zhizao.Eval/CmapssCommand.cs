@@ -140,19 +140,23 @@ internal static class CmapssCommand
     {
         var grid = new List<(string Name, RulFeatureOptions F, GbmOptions O)>();
         var defaults = new RulFeatureOptions { Seed = seed };
+        // the tree grid was run with the first feature set (the default before --tune-features chose longer windows)
+        var treeGridFeatures = defaults with { MeanWindows = [5, 15, 30], SlopeWindows = [15, 30] };
         if (featureVariants)
         {
             var trees = new RulModelOptions().Point with { Seed = seed };
-            grid.Add(("means 5/15/30, sd 15, slopes 15/30 (default)", defaults, trees));
+            grid.Add(("means 5/15/30, sd 15, slopes 15/30", defaults with { MeanWindows = [5, 15, 30], SlopeWindows = [15, 30] }, trees));
             grid.Add(("means 5/15/30/60, sd 15, slopes 15/30/60", defaults with { MeanWindows = [5, 15, 30, 60], SlopeWindows = [15, 30, 60] }, trees));
             grid.Add(("means 10/30, sd 10, slope 30", defaults with { MeanWindows = [10, 30], StdWindow = 10, SlopeWindows = [30] }, trees));
+            grid.Add(("means 5/15/30/60/120, sd 15, slopes 15/30/60/120", defaults with { MeanWindows = [5, 15, 30, 60, 120], SlopeWindows = [15, 30, 60, 120] }, trees));
+            grid.Add(("means 5/15/30/60, sd 15, slopes 15/30/60/120 (default)", defaults with { MeanWindows = [5, 15, 30, 60], SlopeWindows = [15, 30, 60, 120] }, trees));
         }
         else
         {
             foreach (var leaves in new[] { 7, 15, 31 })
                 foreach (var minLeaf in new[] { 20, 100 })
                 {
-                    grid.Add(($"leaves {leaves}, min leaf {minLeaf}, features 0.5", defaults, new GbmOptions
+                    grid.Add(($"leaves {leaves}, min leaf {minLeaf}, features 0.5", treeGridFeatures, new GbmOptions
                     {
                         Rounds = 1000, LearningRate = 0.02, MaxLeaves = leaves, MaxDepth = 6, MinSamplesLeaf = minLeaf,
                         RowSubsample = 0.7, FeatureSubsample = 0.5, Seed = seed,

@@ -8,11 +8,14 @@ public sealed record RunHistory(int Unit, double[][] Settings, double[][] Sensor
 
 public sealed record RulFeatureOptions
 {
-    /// <summary>Windows (in cycles) of the trailing means.</summary>
-    public int[] MeanWindows { get; init; } = [5, 15, 30];
+    /// <summary>
+    /// Windows (in cycles) of the trailing means. Defaults (with <see cref="SlopeWindows"/>) chosen by unit-grouped
+    /// 5-fold CV on the C-MAPSS FD001/FD003 training files (`Zhizao.Eval cmapss --tune-features`).
+    /// </summary>
+    public int[] MeanWindows { get; init; } = [5, 15, 30, 60];
 
     /// <summary>Windows of the trailing least-squares slopes.</summary>
-    public int[] SlopeWindows { get; init; } = [15, 30];
+    public int[] SlopeWindows { get; init; } = [15, 30, 60, 120];
 
     /// <summary>Window of the trailing standard deviation.</summary>
     public int StdWindow { get; init; } = 15;
