@@ -39,7 +39,8 @@ public sealed record RulModelOptions
     /// <summary>
     /// Share of training units held out to calibrate the band (split conformalised quantile regression, Romano et al.
     /// 2019): the band models learn on the other units, and the band is widened (or narrowed) by the quantile of
-    /// max(lower − y, y − upper) on the held-out units' cycles that gives the nominal coverage of capped RUL.
+    /// max(lower − y, y − upper) over the held-out units' degradation-phase cycles (capped RUL &lt; cap) that gives the
+    /// nominal coverage there.
     /// 0 = no calibration (band models learn on all units).
     /// </summary>
     public double BandCalibrationShare { get; init; } = 0.2;
@@ -106,10 +107,14 @@ public sealed class RulModel
             upper = GradientBoostedTrees.Fit(bx, by, options.Band with { Alpha = options.UpperQuantile, Seed = options.Seed + 102 });
             if (calibrationUnits > 0)
             {
+                // Only degradation-phase cycles (capped RUL below the cap) calibrate: on the plateau both quantile
+                // models predict the cap exactly, so those cycles would add scores of 0 and pull the quantile to 0.
                 var (cx, cy) = TrainingRows(features, calibration, options.Cap);
-                var scores = new double[cx.Length];
+                var list = new List<double>(cx.Length);
                 for (var i = 0; i < cx.Length; i++)
-                    scores[i] = Math.Max(lower.Predict(cx[i]) - cy[i], cy[i] - upper.Predict(cx[i]));
+                    if (cy[i] < options.Cap) list.Add(Math.Max(lower.Predict(cx[i]) - cy[i], cy[i] - upper.Predict(cx[i])));
+                if (list.Count == 0) list.Add(0);
+                var scores = list.ToArray();
                 Array.Sort(scores);
                 var level = options.UpperQuantile - options.LowerQuantile;
                 var rank = Math.Min(scores.Length - 1, (int)Math.Ceiling((scores.Length + 1) * level) - 1);
