@@ -4,7 +4,15 @@ using System.Text;
 using Zhizao.Analytics.Anomaly;
 using Zhizao.Eval;
 
-return EvalCommand.Run(args);
+var root = EvalCommand.FindRepoRoot();
+return args.FirstOrDefault() switch
+{
+    "cmapss" => CmapssCommand.Run(args[1..], root),
+    "ai4i" => Ai4iCommand.Run(args[1..], root),
+    "train-speed" => TrainSpeedCommand.Run(args[1..]),
+    "skab" => EvalCommand.Run(args[1..]),
+    _ => EvalCommand.Run(args),
+};
 
 internal static class EvalCommand
 {
@@ -29,7 +37,7 @@ internal static class EvalCommand
             }
         }
         var root = FindRepoRoot();
-        data ??= root is null ? null : Path.GetFullPath(Path.Combine(root, "..", "shared", "datasets", "skab"));
+        data ??= DefaultDataDir(root, "skab");
         if (data is null || !Directory.Exists(data))
         {
             Console.Error.WriteLine($"SKAB data not found at '{data ?? "(no repository root found)"}'; pass --data DIR " +
@@ -96,7 +104,20 @@ internal static class EvalCommand
         return sb.ToString();
     }
 
-    private static string? FindRepoRoot()
+    /// <summary>shared/datasets/NAME in the first ancestor of the repository root that has it (worktrees sit deeper).</summary>
+    public static string? DefaultDataDir(string? root, string name)
+    {
+        if (root is null) return null;
+        var first = Path.GetFullPath(Path.Combine(root, "..", "shared", "datasets", name));
+        for (var d = new DirectoryInfo(root).Parent; d is not null; d = d.Parent)
+        {
+            var candidate = Path.Combine(d.FullName, "shared", "datasets", name);
+            if (Directory.Exists(candidate)) return candidate;
+        }
+        return first;
+    }
+
+    public static string? FindRepoRoot()
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
         {

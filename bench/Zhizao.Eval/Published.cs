@@ -19,4 +19,17 @@ internal static class Published
         ("MSET", 13.84, 10.22, 17.37, 96, 66), ("Vanilla AE", 11.41, 6.53, 13.91, 103, 106),
         ("Vanilla LSTM", 11.31, -3.8, 17.25, 90, 342), ("ArimaFD", -0.09, -0.17, -0.06, 127, 2),
     ];
+
+    /// <summary>C-MAPSS RMSE / PHM08 score from ../shared/datasets/cmapss/SOURCE.md (sources A and B there).</summary>
+    public static readonly (string Method, string Fd001, string Fd003)[] Cmapss =
+    [
+        ("MTSTAN (best in SOURCE.md)", "10.97 / 175", "10.90 / 188"),
+        ("DA-TCN (2021)", "11.78±0.29 / 229±8", "11.56±0.61 / 257±58"),
+        ("TCNN-Transformer (2021)", "11.40 / 254", "11.35 / 415"),
+        ("Bi-level LSTM", "11.80 / 194", "12.37 / 224"),
+        ("XGBoost on engineered features (arXiv 2604.27234)", "–", "13.36 / –"),
+        ("single-layer LSTM (arXiv 2604.27234)", "14.93 / –", "14.20 / –"),
+        ("Deep LSTM (Zheng et al. 2017)", "16.14 / 338", "16.18 / 852"),
+        ("SVR", "20.96 / 1380", "21.05 / 1600"),
+    ];
 }

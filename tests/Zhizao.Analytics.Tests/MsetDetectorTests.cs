@@ -51,4 +51,16 @@ public class MsetDetectorTests
 
         Assert.Equal(a, b);
     }
+
+    [Fact]
+    public void Long_training_periods_calibrate_on_a_thinned_subset_with_a_similar_threshold()
+    {
+        var train = Synthetic.Normal(6000, seed: 21);
+        var full = MsetDetector.Fit(train);
+        var thinned = MsetDetector.Fit(train, new MsetOptions { MaxCalibrationRows = 600 });
+        Assert.Equal(full.MemorySize, thinned.MemorySize);
+        Assert.InRange(thinned.Threshold / full.Threshold, 0.7, 1.4);
+        var fresh = Synthetic.Normal(1000, seed: 22);
+        Assert.InRange(fresh.Count(x => thinned.Score(x) > 1) / 1000.0, 0, 0.05);
+    }
 }

@@ -98,4 +98,21 @@ public class PcaDetectorTests
         var pca = PcaDetector.Fit(Hand);
         Assert.Throws<ArgumentException>(() => pca.Score(new double[3]));
     }
+
+    [Fact]
+    public void Blocked_covariance_matches_a_direct_computation_across_block_boundaries()
+    {
+        var rows = Synthetic.Normal(1037, seed: 31); // 4 blocks of 256 and a remainder of 13
+        var pca = PcaDetector.Fit(rows, new PcaOptions { VarianceToKeep = 1.0 });
+        var d = rows[0].Length;
+        var mean = Enumerable.Range(0, d).Select(j => rows.Average(r => r[j])).ToArray();
+        var sd = Enumerable.Range(0, d).Select(j => Math.Sqrt(rows.Sum(r => (r[j] - mean[j]) * (r[j] - mean[j])) / (rows.Length - 1))).ToArray();
+        var corr = new double[d, d];
+        for (var a = 0; a < d; a++)
+            for (var b = 0; b < d; b++)
+                corr[a, b] = rows.Sum(r => (r[a] - mean[a]) / sd[a] * ((r[b] - mean[b]) / sd[b])) / (rows.Length - 1);
+        var expected = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(corr).Evd().EigenValues
+            .Select(e => e.Real).OrderByDescending(e => e).ToArray();
+        for (var c = 0; c < d; c++) Assert.Equal(expected[c], pca.Eigenvalues[c], 9);
+    }
 }

@@ -36,6 +36,23 @@ internal static class Matrix
         return a[lo] + (h - lo) * (a[hi] - a[lo]);
     }
 
+    /// <summary>Σ a[i]·b[i], SIMD-wide where the hardware allows.</summary>
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        var i = 0;
+        var sum = 0.0;
+        if (System.Numerics.Vector.IsHardwareAccelerated && a.Length >= System.Numerics.Vector<double>.Count)
+        {
+            var w = System.Numerics.Vector<double>.Count;
+            var acc = System.Numerics.Vector<double>.Zero;
+            for (; i <= a.Length - w; i += w)
+                acc += new System.Numerics.Vector<double>(a[i..]) * new System.Numerics.Vector<double>(b[i..]);
+            sum = System.Numerics.Vector.Sum(acc);
+        }
+        for (; i < a.Length; i++) sum += a[i] * b[i];
+        return sum;
+    }
+
     public static void Normalise(Span<double> c)
     {
         var sum = 0.0;

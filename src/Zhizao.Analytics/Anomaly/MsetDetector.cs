@@ -15,6 +15,12 @@ public sealed record MsetOptions
 
     /// <summary>Quantile of the held-out training scores used as the threshold.</summary>
     public double Confidence { get; init; } = 0.99;
+
+    /// <summary>
+    /// Most held-out training rows used to calibrate residual scales and the threshold; longer training periods are
+    /// thinned to this many evenly spaced rows (each costs a kernel evaluation against the whole memory).
+    /// </summary>
+    public int MaxCalibrationRows { get; init; } = 50_000;
 }
 
 /// <summary>
@@ -64,9 +70,8 @@ public sealed class MsetDetector : IAnomalyDetector
         options ??= new MsetOptions();
         Matrix.CheckRows(train, minRows: 4);
         var scaler = Standardizer.Fit(train);
-        var z = scaler.TransformAll(train);
-        var chosen = SelectMemory(z, options.MemorySize);
-        var memory = chosen.Select(i => z[i]).ToArray();
+        var chosen = SelectMemory(train, scaler, options.MemorySize);
+        var memory = chosen.Select(i => scaler.Transform(train[i])).ToArray();
 
         var dists = new List<double>();
         for (var a = 0; a < memory.Length; a++)
@@ -76,10 +81,15 @@ public sealed class MsetDetector : IAnomalyDetector
 
         // Residuals of training rows outside the memory calibrate the per-feature scale and the threshold.
         var inMemory = chosen.ToHashSet();
-        var held = Enumerable.Range(0, z.Length).Where(i => !inMemory.Contains(i)).ToArray();
-        if (held.Length < 2) held = Enumerable.Range(0, z.Length).ToArray();
+        var held = Enumerable.Range(0, train.Count).Where(i => !inMemory.Contains(i)).ToArray();
+        if (held.Length < 2) held = Enumerable.Range(0, train.Count).ToArray();
+        if (held.Length > options.MaxCalibrationRows)
+        {
+            var step = (double)held.Length / options.MaxCalibrationRows;
+            held = Enumerable.Range(0, options.MaxCalibrationRows).Select(i => held[(int)(i * step)]).ToArray();
+        }
         var d = scaler.FeatureCount;
-        var residuals = held.Select(i => raw.ResidualStandardised(z[i])).ToArray();
+        var residuals = held.Select(i => raw.ResidualStandardised(scaler.Transform(train[i]))).ToArray();
         var scale = new double[d];
         for (var j = 0; j < d; j++)
         {
@@ -92,10 +102,10 @@ public sealed class MsetDetector : IAnomalyDetector
     }
 
     /// <summary>Min and max of every feature, then vectors evenly spaced in order of their norm.</summary>
-    private static List<int> SelectMemory(double[][] z, int size)
+    private static List<int> SelectMemory(IReadOnlyList<double[]> train, Standardizer scaler, int size)
     {
-        var n = z.Length;
-        var d = z[0].Length;
+        var n = train.Count;
+        var d = scaler.FeatureCount;
         size = Math.Clamp(size, 1, n);
         var chosen = new List<int>();
         var seen = new HashSet<int>();
@@ -103,18 +113,40 @@ public sealed class MsetDetector : IAnomalyDetector
         {
             if (chosen.Count < size && seen.Add(i)) chosen.Add(i);
         }
+        // one pass: standardised norms, and the rows holding each feature's min and max (first occurrence wins)
+        var norms = new double[n];
+        var lo = new int[d];
+        var hi = new int[d];
+        var loV = new double[d];
+        var hiV = new double[d];
+        var z = new double[d];
+        for (var i = 0; i < n; i++)
+        {
+            scaler.Transform(train[i], z);
+            var s = 0.0;
+            for (var j = 0; j < d; j++)
+            {
+                s += z[j] * z[j];
+                if (i == 0 || z[j] < loV[j])
+                {
+                    loV[j] = z[j];
+                    lo[j] = i;
+                }
+                if (i == 0 || z[j] > hiV[j])
+                {
+                    hiV[j] = z[j];
+                    hi[j] = i;
+                }
+            }
+            norms[i] = s;
+        }
         for (var j = 0; j < d; j++)
         {
-            int lo = 0, hi = 0;
-            for (var i = 1; i < n; i++)
-            {
-                if (z[i][j] < z[lo][j]) lo = i;
-                if (z[i][j] > z[hi][j]) hi = i;
-            }
-            Add(lo);
-            Add(hi);
+            Add(lo[j]);
+            Add(hi[j]);
         }
-        var byNorm = Enumerable.Range(0, n).OrderBy(i => SquaredDistance(z[i], new double[d])).ThenBy(i => i).ToArray();
+        var byNorm = Enumerable.Range(0, n).ToArray();
+        Array.Sort(byNorm, (a, b) => norms[a] != norms[b] ? norms[a].CompareTo(norms[b]) : a.CompareTo(b));
         var remaining = size - chosen.Count;
         for (var s = 0; s < remaining && chosen.Count < size; s++)
         {

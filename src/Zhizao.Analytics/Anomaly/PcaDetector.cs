@@ -79,14 +79,15 @@ public sealed class PcaDetector : IAnomalyDetector
         _options = options;
         var n = train.Count;
         var alpha = options.Confidence;
-        var stats = train.Select(Evaluate).ToArray();
+        // training statistics are only needed for empirical limits; computing them for millions of rows is not free
+        var stats = options.Threshold == ThresholdMethod.Empirical || k >= n ? train.Select(Evaluate).ToArray() : null;
         if (options.Threshold == ThresholdMethod.Parametric && k < n)
         {
             T2Limit = k * (n - 1.0) * (n + 1.0) / (n * (double)(n - k)) * FisherSnedecor.InvCDF(k, n - k, alpha);
         }
         else
         {
-            T2Limit = Matrix.Quantile(stats.Select(s => s.T2), alpha);
+            T2Limit = Matrix.Quantile(stats!.Select(s => s.T2), alpha);
         }
 
         var theta1 = 0.0;
@@ -108,6 +109,7 @@ public sealed class PcaDetector : IAnomalyDetector
         }
         else
         {
+            stats ??= train.Select(Evaluate).ToArray();
             QLimit = Matrix.Quantile(stats.Select(s => s.Q), alpha);
         }
         T2Limit = Math.Max(T2Limit, 1e-12);
@@ -119,15 +121,9 @@ public sealed class PcaDetector : IAnomalyDetector
         options ??= new PcaOptions();
         Matrix.CheckRows(train, minRows: 3);
         var scaler = Standardizer.Fit(train);
-        var z = scaler.TransformAll(train);
-        var n = z.Length;
-        var d = z[0].Length;
-        var cov = new double[d, d];
-        foreach (var r in z)
-            for (var a = 0; a < d; a++)
-                for (var b = a; b < d; b++) cov[a, b] += r[a] * r[b];
-        for (var a = 0; a < d; a++)
-            for (var b = a; b < d; b++) cov[b, a] = cov[a, b] /= n - 1;
+        var n = train.Count;
+        var d = scaler.FeatureCount;
+        var cov = Covariance(train, scaler);
 
         var evd = Matrix<double>.Build.DenseOfArray(cov).Evd(Symmetricity.Symmetric);
         var order = Enumerable.Range(0, d).OrderByDescending(i => evd.EigenValues[i].Real).ThenBy(i => i).ToArray();
@@ -159,6 +155,40 @@ public sealed class PcaDetector : IAnomalyDetector
             for (var j = 0; j < d; j++) p[j, c] = sign * col[j];
         }
         return new PcaDetector(scaler, p, eig, k, options, train);
+    }
+
+    /// <summary>
+    /// Correlation matrix of the standardised rows without materialising them: rows are standardised into a block of
+    /// 256 at a time and the block's upper-triangular cross products accumulated (the inner loop runs over rows, so it is
+    /// a dot product of two contiguous columns and vectorises).
+    /// </summary>
+    private static double[,] Covariance(IReadOnlyList<double[]> rows, Standardizer scaler)
+    {
+        const int Block = 256;
+        var n = rows.Count;
+        var d = scaler.FeatureCount;
+        var acc = new double[d * d];
+        var block = new double[d * Block]; // column-major: feature j's values at [j*Block .. j*Block + m)
+        var z = new double[d];
+        for (var start = 0; start < n; start += Block)
+        {
+            var m = Math.Min(Block, n - start);
+            for (var i = 0; i < m; i++)
+            {
+                scaler.Transform(rows[start + i], z);
+                for (var j = 0; j < d; j++) block[j * Block + i] = z[j];
+            }
+            for (var a = 0; a < d; a++)
+            {
+                var ca = block.AsSpan(a * Block, m);
+                for (var b = a; b < d; b++)
+                    acc[a * d + b] += Matrix.Dot(ca, block.AsSpan(b * Block, m));
+            }
+        }
+        var cov = new double[d, d];
+        for (var a = 0; a < d; a++)
+            for (var b = a; b < d; b++) cov[a, b] = cov[b, a] = acc[a * d + b] / (n - 1);
+        return cov;
     }
 
     public PcaStatistics Evaluate(double[] x) => Evaluate(x.AsSpan());
