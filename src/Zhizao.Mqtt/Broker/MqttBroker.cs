@@ -22,7 +22,7 @@ public sealed class MqttBroker : IAsyncDisposable
     private readonly Dictionary<string, MqttApplicationMessage> _retained = new(StringComparer.Ordinal);
     private readonly object _retainedLock = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly Channel<MqttApplicationMessage>? _sinkQueue;
+    private readonly Channel<SinkItem>? _sinkQueue;
     private readonly long _startedTicks = Environment.TickCount64;
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -42,7 +42,7 @@ public sealed class MqttBroker : IAsyncDisposable
         Options = options ?? new MqttBrokerOptions();
         Logger = logger ?? (ILogger)NullLogger.Instance;
         if (Options.MessageSink is not null)
-            _sinkQueue = Channel.CreateBounded<MqttApplicationMessage>(new BoundedChannelOptions(Options.MessageSinkQueueCapacity) { SingleReader = true });
+            _sinkQueue = Channel.CreateBounded<SinkItem>(new BoundedChannelOptions(Options.MessageSinkQueueCapacity) { SingleReader = true });
     }
 
     public MqttBrokerOptions Options { get; }
@@ -316,15 +316,27 @@ public sealed class MqttBroker : IAsyncDisposable
 
     /// <summary>Routes an accepted message: retained store, every matching session (one per shared group), the sink.
     /// Returns the number of subscribers it matched.</summary>
-    internal int Publish(MqttApplicationMessage message, MqttConnection? from)
+    internal int Publish(MqttApplicationMessage message, MqttConnection? from) => Publish(message, from, null, out _);
+
+    /// <summary>True when accepted messages (not $-topics) also go to <see cref="MqttBrokerOptions.MessageSink"/>.</summary>
+    internal bool HasSink => _sinkQueue is not null;
+
+    /// <summary>As <see cref="Publish(MqttApplicationMessage, MqttConnection?)"/>; <paramref name="sinkDone"/> is called
+    /// with true once the sink has taken the message (e.g. stored it), false if it failed. <paramref name="sinkRefused"/>
+    /// says the sink's queue was full: the sink never sees the message and <paramref name="sinkDone"/> is not called.</summary>
+    internal int Publish(MqttApplicationMessage message, MqttConnection? from, Action<bool>? sinkDone, out bool sinkRefused)
     {
+        sinkRefused = false;
         if (message.Retain)
             SetRetained(message);
         if (!message.Topic.StartsWith('$'))
         {
             Stats.AddMessageReceived();
-            if (_sinkQueue is not null && !_sinkQueue.Writer.TryWrite(message))
+            if (_sinkQueue is not null && !_sinkQueue.Writer.TryWrite(new SinkItem(message, sinkDone)))
+            {
                 Stats.AddSinkDropped();
+                sinkRefused = true;
+            }
         }
         var matches = t_matches ??= [];
         matches.Clear();
@@ -495,26 +507,36 @@ public sealed class MqttBroker : IAsyncDisposable
         var reader = _sinkQueue!.Reader;
         var sink = Options.MessageSink!;
         var batch = new List<MqttApplicationMessage>(1024);
+        var done = new List<Action<bool>>(1024);
         try
         {
             while (await reader.WaitToReadAsync(_stop.Token))
             {
-                while (batch.Count < 1024 && reader.TryRead(out var m))
-                    batch.Add(m);
+                while (batch.Count < 1024 && reader.TryRead(out var item))
+                {
+                    batch.Add(item.Message);
+                    if (item.Done is not null)
+                        done.Add(item.Done);
+                }
+                bool ok = true;
                 try
                 {
                     await sink.OnMessagesAsync(batch, _stop.Token);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
+                    ok = false;
                     Log.SinkFailed(Logger, ex, batch.Count);
                 }
+                foreach (var d in done)
+                    d(ok);
+                done.Clear();
                 batch = new List<MqttApplicationMessage>(1024);
             }
         }
         catch (OperationCanceledException)
         {
-            // stopping
+            // stopping: publishers waiting for the sink get no acknowledgement and resend after reconnecting
         }
     }
 
@@ -550,3 +572,5 @@ public sealed class MqttBroker : IAsyncDisposable
         _stop.Dispose();
     }
 }
+
+internal readonly record struct SinkItem(MqttApplicationMessage Message, Action<bool>? Done);

@@ -427,6 +427,8 @@ internal sealed class MqttConnection : IDisposable
         var reason = MqttReasonCode.Success;
         bool allowed = !topic.StartsWith("$SYS", StringComparison.Ordinal)
             && (_broker.Options.Acl is not { } acl || acl.CanPublish(UserName, ClientId, topic));
+        // a QoS 1/2 message the sink takes (the node's ingest) is acknowledged only once the sink has it stored
+        TaskCompletionSource<bool>? stored = null;
         if (!allowed)
         {
             _broker.Stats.AddDenied();
@@ -435,25 +437,72 @@ internal sealed class MqttConnection : IDisposable
         else
         {
             var message = ToMessage(topic, p.Payload, p.QoS, p.Retain, props);
-            int matched = _broker.Publish(message, this);
-            if (matched == 0)
+            if (p.QoS != MqttQoS.AtMostOnce && _broker.HasSink && !topic.StartsWith('$'))
+                stored = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var done = stored;
+            int matched = _broker.Publish(message, this, done is null ? null : ok => done.TrySetResult(ok), out bool refused);
+            if (refused && stored is not null)
+            {
+                stored = null;
+                if (p.QoS == MqttQoS.ExactlyOnce)
+                    Session!.EndIncomingQos2(p.PacketId); // not taken: a resend must be routed again
+                if (!V5)
+                    throw new MqttProtocolException(MqttReasonCode.QuotaExceeded, "the ingest queue is full: message not acknowledged, resend it");
+                reason = MqttReasonCode.QuotaExceeded;
+            }
+            else if (matched == 0)
                 reason = MqttReasonCode.NoMatchingSubscribers;
         }
         if (!V5)
             reason = MqttReasonCode.Success;
-        switch (p.QoS)
+        // acknowledgements keep the order of the PUBLISHes (MQTT-4.6.0): behind one that waits for the sink, all wait
+        if (stored is not null || !_ackOrder.IsCompleted)
+        {
+            _ackOrder = AcknowledgeWhenStoredAsync(_ackOrder, stored?.Task ?? Task.FromResult(true), p.QoS, p.PacketId, reason);
+            return;
+        }
+        Acknowledge(p.QoS, p.PacketId, reason);
+    }
+
+    private Task _ackOrder = Task.CompletedTask;
+
+    private void Acknowledge(MqttQoS qos, ushort packetId, MqttReasonCode reason)
+    {
+        switch (qos)
         {
             case MqttQoS.AtLeastOnce:
-                SendAfterDurable(new MqttPubAckPacket { PacketId = p.PacketId, ReasonCode = reason }, releaseQuota: true);
+                SendAfterDurable(new MqttPubAckPacket { PacketId = packetId, ReasonCode = reason }, releaseQuota: true);
                 break;
             case MqttQoS.ExactlyOnce:
                 if ((byte)reason >= 0x80)
                 {
-                    Session!.EndIncomingQos2(p.PacketId);
+                    Session!.EndIncomingQos2(packetId);
                     Interlocked.Decrement(ref _incomingUnacked);
                 }
-                SendAfterDurable(new MqttPubRecPacket { PacketId = p.PacketId, ReasonCode = reason });
+                SendAfterDurable(new MqttPubRecPacket { PacketId = packetId, ReasonCode = reason });
                 break;
+        }
+    }
+
+    /// <summary>Acknowledges after the sink stored the message; if the sink failed, a v5 client gets an error reason
+    /// and a 3.1.1 client (which has none) loses the connection unacknowledged, so it resends.</summary>
+    private async Task AcknowledgeWhenStoredAsync(Task previous, Task<bool> stored, MqttQoS qos, ushort packetId, MqttReasonCode reason)
+    {
+        await previous.ConfigureAwait(false);
+        bool ok = await stored.ConfigureAwait(false);
+        if (ok)
+        {
+            Acknowledge(qos, packetId, reason);
+        }
+        else if (V5)
+        {
+            Acknowledge(qos, packetId, MqttReasonCode.ImplementationSpecificError);
+        }
+        else
+        {
+            if (qos == MqttQoS.ExactlyOnce)
+                Session?.EndIncomingQos2(packetId);
+            Abort();
         }
     }
 

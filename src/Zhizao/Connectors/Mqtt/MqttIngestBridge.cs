@@ -30,9 +30,9 @@ public sealed class MqttNodeOptions
 /// <item><c>zhizao/v/{equipment}/{tag}</c>: the payload is one value (a number, <c>true</c>/<c>false</c>, or text),
 /// stored at the broker's receive time. The values of one sink batch become one write.</item>
 /// </list>
-/// Other topics are ignored. Rejected points are logged (event ids 5200-5299). Durability: the publisher's PUBACK
-/// does not wait for storage; a message is stored when its batch's write returns (the broker log, when configured,
-/// keeps QoS 1/2 messages for persistent subscribers, not for this sink).
+/// Other topics are ignored. Rejected points are logged (event ids 5200-5299). Durability: the broker sends a QoS 1/2
+/// publisher its PUBACK/PUBREC only after this sink's write returned, i.e. after the WAL fsync — acknowledged points
+/// survive kill -9 as over HTTP. Points refused by validation are acknowledged too (MQTT has no per-point error) and logged.
 /// </summary>
 public sealed partial class MqttIngestBridge(IngestService ingest, MqttNodeOptions options, ILogger<MqttIngestBridge> log) : IMqttMessageSink
 {
