@@ -279,6 +279,11 @@ public sealed partial class OpcUaClient
                         if (item.Options.BackfillFromHistory && n.Value.SourceTimestamp is { } t && item.LastSourceTimestamp is { } lastTs && t <= lastTs)
                             continue; // already delivered (back-fill or republish)
                         Interlocked.Increment(ref s._notifications);
+                        if (s.HoldLive && item.Options.BackfillFromHistory)
+                        {
+                            s.Held.Add((item, n.Value));
+                            continue;
+                        }
                         s.Raise(item, n.Value, fromHistory: false);
                     }
                     break;
@@ -337,6 +342,37 @@ public sealed partial class OpcUaClient
     }
 
     private async Task BackfillAsync(CancellationToken ct)
+    {
+        try
+        {
+            await BackfillGapsAsync(ct);
+        }
+        finally
+        {
+            // then the live values that arrived meanwhile, in order, skipping what history already delivered
+            foreach (var s in Subscriptions.Where(s => s.HoldLive))
+            {
+                await s.ProcessLock.WaitAsync(CancellationToken.None);
+                try
+                {
+                    foreach (var (item, value) in s.Held)
+                    {
+                        if (value.SourceTimestamp is { } t && item.LastSourceTimestamp is { } last && t <= last)
+                            continue;
+                        s.Raise(item, value, fromHistory: false);
+                    }
+                    s.Held.Clear();
+                    s.HoldLive = false;
+                }
+                finally
+                {
+                    s.ProcessLock.Release();
+                }
+            }
+        }
+    }
+
+    private async Task BackfillGapsAsync(CancellationToken ct)
     {
         var now = DateTime.UtcNow;
         foreach (var s in Subscriptions)

@@ -110,6 +110,12 @@ public sealed partial class OpcUaClient : IAsyncDisposable
 
     private async Task EstablishAsync(bool reconnect, CancellationToken ct)
     {
+        if (reconnect)
+        {
+            foreach (var s in Subscriptions.Where(s => s.Items.Any(i => i.Options.BackfillFromHistory)))
+                s.HoldLive = true; // released by BackfillAsync once the gap is filled
+        }
+
         var limits = _options.Limits;
         // discovery over SecurityPolicy None: the endpoint, its certificate and its user token policies
         var discovery = await SecureChannel.OpenAsync(new SecureChannelOptions

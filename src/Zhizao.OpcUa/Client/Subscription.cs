@@ -77,6 +77,11 @@ public sealed class OpcUaSubscription
     private readonly OpcUaClient _client;
     internal readonly SemaphoreSlim ProcessLock = new(1, 1);
 
+    /// <summary>After a reconnect, live values of back-filled items wait here (under ProcessLock) until the gap has
+    /// been read from history, so every value is delivered once and in order.</summary>
+    internal volatile bool HoldLive;
+    internal readonly List<(MonitoredItem Item, DataValue Value)> Held = [];
+
     internal OpcUaSubscription(OpcUaClient client, SubscriptionOptions options)
     {
         _client = client;
