@@ -382,16 +382,23 @@ public sealed partial class OpcUaClient
             {
                 var batch = items.Skip(start).Take(100).ToList();
                 var from = batch.Min(i => i.LastSourceTimestamp!.Value).AddTicks(1);
-                (StatusCode Status, List<DataValue> Values)[] results;
-                try
+                (StatusCode Status, List<DataValue> Values)[]? results = null;
+                // during a reconnect the client is not yet "connected": call without waiting for it; a server that is
+                // still settling the reactivated session may refuse once, so try a few times before giving up
+                for (int attempt = 0; attempt < 3 && results is null; attempt++)
                 {
-                    // during a reconnect the client is not yet "connected": call without waiting for it
-                    results = await HistoryReadRawAsync(batch.Select(i => i.NodeId).ToList(), from, now.AddSeconds(1), 0, waitForConnection: false, ct);
+                    try
+                    {
+                        results = await HistoryReadRawAsync(batch.Select(i => i.NodeId).ToList(), from, now.AddSeconds(1), 0, waitForConnection: false, ct);
+                    }
+                    catch (Exception e) when (e is OpcUaServiceException or TimeoutException or IOException)
+                    {
+                        if (attempt < 2)
+                            await Task.Delay(200, ct);
+                    }
                 }
-                catch (OpcUaServiceException)
-                {
-                    continue; // no history on this server
-                }
+                if (results is null)
+                    continue; // no history on this server, or it would not answer
                 await s.ProcessLock.WaitAsync(ct);
                 try
                 {
