@@ -33,6 +33,25 @@ internal static class HealthEndpoints
         g.MapGet("/anomalies", (HealthService h, string? equipment) => TypedResults.Ok(h.Anomalies(equipment)))
             .WithSummary("Anomaly events, newest first, with the tags that contributed most");
 
+        var r = app.MapGroup("/api/rul").WithTags("Health and maintenance");
+        r.MapGet("/", (RulService rul) => TypedResults.Ok(rul.Status()))
+            .WithSummary("Remaining-useful-life models per equipment type (what each was trained on) and each equipment's estimate with its P10–P90 band, in hours");
+        r.MapPost("/{typeId}/train", (RulService rul, string typeId, RulTrainRequest? body) =>
+        {
+            var (f, t) = Range(body?.From, body?.To, 30 * 86_400);
+            return TypedResults.Ok(rul.Train(typeId, f, t, body?.MinDownMinutes ?? 60));
+        }).WithSummary("Train the remaining-useful-life model of an equipment type on the runs to failure of all its equipment in a period (default the last 30 days; a failure = down for at least minDownMinutes, default 60)");
+        r.MapDelete("/{typeId}", (RulService rul, string typeId) =>
+        {
+            rul.DeleteModel(typeId);
+            return TypedResults.NoContent();
+        });
+        r.MapGet("/{equipmentId}/backtest", (RulService rul, string equipmentId, string? from, string? to) =>
+        {
+            var (f, t) = Range(from, to, 7 * 86_400);
+            return TypedResults.Ok(rul.Backtest(equipmentId, f, t));
+        }).WithSummary("What the type's model would have estimated every 10 minutes of a past period, next to the true time to the next failure, with MAE and band coverage");
+
         var w = app.MapGroup("/api/workorders").WithTags("Health and maintenance");
         w.MapGet("/", (HealthService h, WorkOrderStatus? status) => TypedResults.Ok(h.WorkOrders().Where(x => status is null || x.Status == status).ToList()))
             .WithSummary("Work orders, newest first (?status=Open|Assigned|Done)");

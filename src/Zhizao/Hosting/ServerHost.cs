@@ -60,6 +60,8 @@ public static class ServerHost
 
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
+        builder.Services.AddSingleton<RulService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RulService>());
         if (options.Demo)
         {
             builder.Services.AddHostedService<DemoService>();
