@@ -216,7 +216,7 @@ public sealed class ConsoleTests(ConsoleFixture fx, ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Health_page_lists_every_machine_and_says_why_a_model_cannot_be_trained_yet()
+    public async Task Health_page_lists_every_machine_with_remaining_useful_life_and_says_why_a_model_cannot_be_trained_yet()
     {
         var page = await fx.OpenAsync("#/health");
         await Expect(page.GetByTestId("health-table").Locator("tr")).ToHaveCountAsync(24);
@@ -225,6 +225,10 @@ public sealed class ConsoleTests(ConsoleFixture fx, ITestOutputHelper output)
         // a fresh node has only a minute or two of data: the server says how much it has and how much it needs
         await Expect(page.GetByTestId("toast-error")).ToContainTextAsync("at least 60");
         await Expect(page.GetByTestId("maintenance-kpis")).ToContainTextAsync("l1-pm-01");
+        // the demo's week of pump and compressor history trains their remaining-useful-life models at start
+        await Expect(page.GetByTestId("rul-models").Locator("tr[data-type='pump']")).ToContainTextAsync("runs to failure", new() { Timeout = 90_000 });
+        await Expect(page.GetByTestId("rul-l2-pump-01")).ToContainTextAsync(" h", new() { Timeout = 90_000 });
+        await Expect(page.GetByTestId("rul-l1-pm-01")).ToHaveTextAsync("—");
         await Screenshots.SaveAsync(page, "health");
     }
 

@@ -51,6 +51,7 @@ public static class CliApp
         var noDemo = new Option<bool>("--no-demo") { Description = "Do not run the virtual factory" };
         var rate = new Option<double>("--demo-rate") { Description = "Virtual factory steps per second", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<int>("--demo-seed") { Description = "Virtual factory seed", DefaultValueFactory = _ => 42 };
+        var historyDays = new Option<double>("--demo-history-days") { Description = "Days of simulated run-to-failure history of the demo's pumps and compressors written at first start; their remaining-useful-life models are trained on it (0: off)", DefaultValueFactory = _ => 7 };
         var faultMinutes = new Option<double>("--demo-fault-minutes") { Description = "The demo starts a bearing fault on compressor l1-comp-01 that fails after this many minutes, so alarms show soon (0: off)", DefaultValueFactory = _ => 12 };
         var mqttPort = new Option<int>("--mqtt-port") { Description = "Embedded MQTT broker on 127.0.0.1 (topics zhizao/lp, zhizao/json, zhizao/v/{equipment}/{tag}); 0 turns it off", DefaultValueFactory = _ => 1883 };
         var apiToken = new Option<string?>("--api-token") { Description = "Require this token on /api (env Zhizao__ApiToken)" };
@@ -59,7 +60,7 @@ public static class CliApp
         var headPoints = new Option<long>("--head-flush-points") { Description = "Seal the in-memory head into compressed blocks at this many points", DefaultValueFactory = _ => 8_000_000 };
         var cmd = new Command("serve", "Run a Zhizao node (REST API, ingest, storage, the virtual factory demo)")
         {
-            urls, dataDir, noDemo, rate, seed, faultMinutes, mqttPort, apiToken, retention, window, headPoints,
+            urls, dataDir, noDemo, rate, seed, faultMinutes, historyDays, mqttPort, apiToken, retention, window, headPoints,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -71,6 +72,7 @@ public static class CliApp
                 DemoRateHz = pr.GetValue(rate),
                 DemoSeed = pr.GetValue(seed),
                 DemoStartFaultMinutes = pr.GetValue(faultMinutes),
+                DemoHistoryDays = pr.GetValue(historyDays),
                 MqttPort = pr.GetValue(mqttPort),
                 HeadFlushPoints = pr.GetValue(headPoints),
                 ApiToken = pr.GetValue(apiToken) ?? Environment.GetEnvironmentVariable("Zhizao__ApiToken"),

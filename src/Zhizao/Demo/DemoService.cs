@@ -16,6 +16,7 @@ internal sealed partial class DemoService(
     MetadataStore meta,
     AlarmService alarms,
     DemoPlant plant,
+    DemoHistory history,
     PlatformOptions options,
     IHostApplicationLifetime lifetime,
     IServer server,
@@ -40,6 +41,7 @@ internal sealed partial class DemoService(
             }
         }
 
+        await history.WriteAsync(factory, stoppingToken); // before the live feed: the store refuses points far behind a series' newest
         plant.Factory = factory;
         if (options.DemoStartFaultMinutes > 0)
         {

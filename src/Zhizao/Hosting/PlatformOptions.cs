@@ -29,6 +29,12 @@ public sealed class PlatformOptions
     /// </summary>
     public double DemoStartFaultMinutes { get; set; } = 12;
 
+    /// <summary>
+    /// Days of simulated run-to-failure history of the demo's pumps and compressors written before the live feed starts
+    /// (once per data directory), on which the demo trains their remaining-useful-life models. 0 turns it off.
+    /// </summary>
+    public double DemoHistoryDays { get; set; } = 7;
+
     /// <summary>Simulator steps per second.</summary>
     public double DemoRateHz { get; set; } = 1;
 

@@ -48,6 +48,7 @@ public static class ServerHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AlarmService>());
         builder.Services.AddSingleton<IngestService>();
         builder.Services.AddSingleton<DemoPlant>();
+        builder.Services.AddSingleton<DemoHistory>();
         builder.Services.AddSingleton<LiveHub>();
         if (options.MqttPort is > 0 and <= 65535)
         {
