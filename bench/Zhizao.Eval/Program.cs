@@ -11,8 +11,55 @@ return args.FirstOrDefault() switch
     "ai4i" => Ai4iCommand.Run(args[1..], root),
     "train-speed" => TrainSpeedCommand.Run(args[1..]),
     "skab" => EvalCommand.Run(args[1..]),
+    "all" => AllCommand.Run(args[1..], root),
     _ => EvalCommand.Run(args),
 };
+
+/// <summary>`all [--datasets DIR] [--out DIR]`: every benchmark of issue 4 in one command (SKAB, C-MAPSS, AI4I), each on
+/// DIR/skab, DIR/cmapss, DIR/ai4i2020, predictions under OUT/skab, OUT/cmapss, OUT/ai4i; a data set that is missing is
+/// reported and skipped, the exit code says whether every one ran.</summary>
+internal static class AllCommand
+{
+    public static int Run(string[] args, string? root)
+    {
+        string? datasets = null, outDir = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--datasets" when i + 1 < args.Length: datasets = args[++i]; break;
+                case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
+                default:
+                    Console.Error.WriteLine("usage: Zhizao.Eval all [--datasets DIR (holding skab/, cmapss/, ai4i2020/; default ../shared/datasets)] [--out DIR]");
+                    return 2;
+            }
+        }
+
+        string Data(string name) => datasets is null ? EvalCommand.DefaultDataDir(root, name) ?? name : Path.Combine(datasets, name);
+        string Out(string name) => Path.Combine(outDir ?? Path.Combine(root ?? ".", "bench", "Zhizao.Eval", "out"), name);
+        var runs = new (string Name, Func<int> Run)[]
+        {
+            ("SKAB", () => EvalCommand.Run(["--data", Data("skab"), "--out", Out("skab")])),
+            ("C-MAPSS", () => CmapssCommand.Run(["--data", Data("cmapss"), "--out", Out("cmapss")], root)),
+            ("AI4I 2020", () => Ai4iCommand.Run(["--data", Data("ai4i2020"), "--out", Out("ai4i")], root)),
+        };
+        var failed = new List<string>();
+        foreach (var (name, run) in runs)
+        {
+            Console.WriteLine($"==== {name} ====");
+            var sw = Stopwatch.StartNew();
+            int rc = run();
+            Console.WriteLine($"==== {name}: {(rc == 0 ? "done" : $"exit code {rc}")} in {sw.Elapsed.TotalSeconds:0} s ====");
+            if (rc != 0)
+            {
+                failed.Add(name);
+            }
+        }
+
+        Console.WriteLine(failed.Count == 0 ? "all benchmarks ran" : $"did not run: {string.Join(", ", failed)}");
+        return failed.Count == 0 ? 0 : 1;
+    }
+}
 
 internal static class EvalCommand
 {

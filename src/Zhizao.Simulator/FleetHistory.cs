@@ -19,6 +19,16 @@ public sealed class FleetHistory
     public double MinHours { get; init; } = 12;
     public double MaxHours { get; init; } = 36;
 
+    /// <summary>No fault is started during the first hours (a period to learn normal behaviour from; the plant's own
+    /// seeded faults and random breakdowns may still happen — see the returned ground truth).</summary>
+    public double HealthyHours { get; init; }
+
+    /// <summary>The first <see cref="FineHours"/> are sampled every <see cref="FineStepNs"/> instead of <see cref="StepNs"/>
+    /// (a model of normal behaviour learns from data sampled like the live feed's).</summary>
+    public double FineHours { get; init; }
+
+    public long FineStepNs { get; init; } = Time.NanosPerSecond;
+
     /// <summary>Generates the history, handing <paramref name="sink"/> batches of the chosen machines' samples in time
     /// order (the list is reused after the call). Returns the ground truth of the chosen machines.</summary>
     public IReadOnlyList<GroundTruthEvent> Generate(Action<IReadOnlyList<Sample>> sink)
@@ -47,7 +57,7 @@ public sealed class FleetHistory
             foreach (string id in chosen)
             {
                 bool active = factory.GroundTruth.Any(e => e.MachineId == id && e.EndNs is null && e.Kind != FaultKind.SensorDrift);
-                if (!active && from > FromNs)
+                if (!active && from > FromNs && from >= FromNs + (long)(HealthyHours * 3600 * Time.NanosPerSecond))
                 {
                     int n = kinds.GetValueOrDefault(id);
                     kinds[id] = n + 1;
@@ -56,7 +66,8 @@ public sealed class FleetHistory
                 }
             }
 
-            foreach (var batch in factory.GenerateHistory(from, to, StepNs))
+            long step = from < FromNs + (long)(FineHours * 3600 * Time.NanosPerSecond) ? FineStepNs : StepNs;
+            foreach (var batch in factory.GenerateHistory(from, to, step))
             {
                 selected.Clear();
                 foreach (Sample s in batch)

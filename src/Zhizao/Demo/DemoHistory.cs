@@ -11,13 +11,23 @@ namespace Zhizao.Demo;
 /// <summary>
 /// "Last week" of the demo plant's pumps and compressors: a simulated run-to-failure history (<see cref="FleetHistory"/>,
 /// 30-second samples) written into the store before the live feed starts, once per data directory, so a newcomer sees
-/// maintenance KPIs with failures in them and remaining-useful-life estimates at once. The RUL models of those types
-/// are then trained on it exactly as a user would train them (<see cref="RulService.Train"/>) unless they exist.
+/// maintenance KPIs with failures in them and remaining-useful-life estimates at once. The history begins with a day
+/// without started faults, its first hours sampled every second like the live feed; each machine's health model is
+/// trained on its fault-free start (as a user would train it
+/// on a period in which the machine ran normally) and the RUL models of the two types on the whole week
+/// (<see cref="HealthService.Train"/>, <see cref="RulService.Train"/>), unless they exist.
 /// </summary>
-internal sealed partial class DemoHistory(MetadataStore meta, ITimeSeriesStore store, RulService rul, PlatformOptions options, ILogger<DemoHistory> logger)
+internal sealed partial class DemoHistory(MetadataStore meta, ITimeSeriesStore store, RulService rul, HealthService health, PlatformOptions options, ILogger<DemoHistory> logger)
 {
     public const string MarkerKind = "demo-history";
     public static readonly string[] Types = ["pump", "air-compressor"];
+
+    /// <summary>Hours of 1-second history (after a first hour of warm-up) each health model learns from: the same
+    /// time of day as the live plant's next hours, sampled like the live feed.</summary>
+    public const int HealthTrainingHours = 6;
+
+    /// <summary>The live simulator's machines start cold (temperatures, network pressure): health scoring starts after this.</summary>
+    public static readonly long WarmUpNs = 5 * 60 * Time.NanosPerSecond;
 
     public async Task WriteAsync(VirtualFactory live, CancellationToken ct)
     {
@@ -32,7 +42,7 @@ internal sealed partial class DemoHistory(MetadataStore meta, ITimeSeriesStore s
         var sw = Stopwatch.StartNew();
         long points = 0;
         var batch = new PointBatch(65_536);
-        var history = new FleetHistory { Seed = options.DemoSeed + 1, MachineIds = machines, FromNs = from, ToNs = to, StepNs = 30 * Time.NanosPerSecond };
+        var history = new FleetHistory { Seed = options.DemoSeed, MachineIds = machines, FromNs = from, ToNs = to, StepNs = 30 * Time.NanosPerSecond, HealthyHours = 24, FineHours = HealthTrainingHours + 1 };
         var truth = await Task.Run(() => history.Generate(samples =>
         {
             ct.ThrowIfCancellationRequested();
@@ -58,6 +68,26 @@ internal sealed partial class DemoHistory(MetadataStore meta, ITimeSeriesStore s
 
         _ = Task.Run(() =>
         {
+            foreach (string machine in machines)
+            {
+                // the machine's fault-free start: up to the first fault or breakdown of the plant's own, at most a day
+                long firstEvent = truth.Where(e => e.MachineId == machine).Select(e => e.OnsetNs).DefaultIfEmpty(to).Min();
+                long trainFrom = from + (3600 * Time.NanosPerSecond), trainTo = Math.Min(firstEvent, trainFrom + (HealthTrainingHours * 3600 * Time.NanosPerSecond));
+                if (trainTo - trainFrom < 2 * 3600 * Time.NanosPerSecond || health.Status().Any(h => h.EquipmentId == machine && h.Model is not null))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    health.Train(machine, trainFrom, trainTo, scoreFromNs: live.StartNs + WarmUpNs); // the simulator's machines start cold
+                }
+                catch (Exception e) when (e is ZhizaoException or ArgumentException)
+                {
+                    LogTrainFailed(logger, machine, e.Message);
+                }
+            }
+
             foreach (string type in Types)
             {
                 if (rul.Status().Any(s => s.TypeId == type && s.Recipe is not null))
@@ -84,6 +114,6 @@ internal sealed partial class DemoHistory(MetadataStore meta, ITimeSeriesStore s
     [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "Virtual factory: trained the remaining-useful-life model of {Type} on the history ({Runs} runs to failure)")]
     private static partial void LogTrained(ILogger logger, string type, int runs);
 
-    [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "Virtual factory: could not train the remaining-useful-life model of {Type}: {Reason}")]
+    [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "Virtual factory: could not train the model of {Type}: {Reason}")]
     private static partial void LogTrainFailed(ILogger logger, string type, string reason);
 }

@@ -26,14 +26,16 @@ public sealed partial class HealthService(MetadataStore meta, ITimeSeriesStore s
     private readonly Dictionary<string, Live> _models = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _errors = new(StringComparer.Ordinal);
 
-    public HealthModel Train(string equipmentId, long fromNs, long toNs)
+    /// <summary>Trains (or retrains) an equipment's model; live scoring starts at <paramref name="scoreFromNs"/>
+    /// (default: the end of the period or ten minutes ago, whichever is later).</summary>
+    public HealthModel Train(string equipmentId, long fromNs, long toNs, long? scoreFromNs = null)
     {
         var type = TypeOf(equipmentId);
         var model = HealthModel.Train(store, type, equipmentId, fromNs, toNs, Time.NowNs());
         meta.SaveDocument(ModelKind, equipmentId, JsonSerializer.Serialize(model.Recipe, Json));
         lock (_gate)
         {
-            _models[equipmentId] = new Live(model) { NextBucketNs = Math.Max(toNs, Time.NowNs() - (10 * 60 * Time.NanosPerSecond)) };
+            _models[equipmentId] = new Live(model) { NextBucketNs = scoreFromNs ?? Math.Max(toNs, Time.NowNs() - (10 * 60 * Time.NanosPerSecond)) };
             _errors.Remove(equipmentId);
         }
 
