@@ -42,12 +42,34 @@ internal static class ConnectorEndpoints
             return TypedResults.NoContent();
         }).WithSummary("Stop and delete a connector (and its health equipment)");
 
-        g.MapPost("/opcua/browse", async Task<Ok<IReadOnlyList<OpcUaBrowseNode>>> (ConnectorService s, OpcUaBrowseRequest request, CancellationToken ct) =>
-            TypedResults.Ok(await ConnectorTools.BrowseAsync(request, s, ct)))
+        g.MapPost("/opcua/browse", async Task<Results<Ok<IReadOnlyList<OpcUaBrowseNode>>, ProblemHttpResult>> (ConnectorService s, OpcUaBrowseRequest request, HttpContext http, CancellationToken ct) =>
+        {
+            try
+            {
+                return TypedResults.Ok(await ConnectorTools.BrowseAsync(request, s, ct));
+            }
+            catch (TransientException e)
+            {
+                return DeviceProblem(http, e);
+            }
+        })
             .WithSummary("Children of an OPC UA node (Objects folder by default) with browse name, node class, data type and value");
 
-        g.MapPost("/modbus/read", async Task<Ok<ModbusReadResult>> (ModbusReadRequest request, CancellationToken ct) =>
-            TypedResults.Ok(await ConnectorTools.ReadModbusAsync(request, ct)))
+        g.MapPost("/modbus/read", async Task<Results<Ok<ModbusReadResult>, ProblemHttpResult>> (ModbusReadRequest request, HttpContext http, CancellationToken ct) =>
+        {
+            try
+            {
+                return TypedResults.Ok(await ConnectorTools.ReadModbusAsync(request, ct));
+            }
+            catch (TransientException e)
+            {
+                return DeviceProblem(http, e);
+            }
+        })
             .WithSummary("Read a register range and/or typed points once, to check a register map");
     }
+
+    /// <summary>The device did not answer (or broke the protocol): 502 with its reason, which names the device, never a secret.</summary>
+    private static ProblemHttpResult DeviceProblem(HttpContext http, TransientException e) =>
+        TypedResults.Problem(e.Message, http.Request.Path, StatusCodes.Status502BadGateway, "Device unreachable");
 }
