@@ -60,6 +60,10 @@ public sealed record OpcUaConnectorConfig
     public bool Backfill { get; init; } = true;
 
     public IReadOnlyList<OpcUaMapping> Mappings { get; init; } = [];
+
+    /// <summary>Without the password (a record's generated ToString would print it).</summary>
+    public override string ToString() =>
+        $"OpcUaConnectorConfig {{ EndpointUrl = {EndpointUrl}, Security = {Security}, UserName = {UserName}, Password = {(Password is null ? "none" : "set")}, Mappings = {Mappings.Count} }}";
 }
 
 /// <summary>An OPC UA variable → an equipment tag.</summary>
