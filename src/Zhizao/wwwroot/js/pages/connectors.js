@@ -101,7 +101,7 @@ export async function mount(main, [editName]) {
       const eq = r.equipment ?? equipment[0] ?? '';
       const tr = document.createElement('tr');
       tr.innerHTML = o
-        ? `${cell('nodeId', r.nodeId, 'required')}<td>${eqSelect(eq)}</td><td>${tagSelect(eq, r.tag)}</td>${cell('samplingIntervalMs', r.samplingIntervalMs ?? 250, 'type="number" step="any" min="0" style="width:6em"')}${cell('deadband', r.deadband, 'type="number" step="any" min="0" style="width:6em"')}<td><button type="button" data-remove>✕</button></td>`
+        ? `${cell('nodeId', r.nodeId, 'required style="width:22em"')}<td>${eqSelect(eq)}</td><td>${tagSelect(eq, r.tag)}</td>${cell('samplingIntervalMs', r.samplingIntervalMs ?? 250, 'type="number" step="any" min="0" style="width:6em"')}${cell('deadband', r.deadband, 'type="number" step="any" min="0" style="width:6em"')}<td><button type="button" data-remove>✕</button></td>`
         : `<td><select name="table">${opt(TABLES, r.table ?? 'HoldingRegister')}</select></td>${cell('address', r.address ?? 0, 'type="number" min="0" max="65535" style="width:6em"')}
            <td><select name="type">${opt(TYPES, r.type ?? 'UInt16')}</select></td><td><select name="byteOrder">${opt(ORDERS, r.byteOrder ?? 'ABCD')}</select></td>
            ${cell('scale', r.scale ?? 1, 'type="number" step="any" style="width:5em"')}${cell('offset', r.offset ?? 0, 'type="number" step="any" style="width:5em"')}
