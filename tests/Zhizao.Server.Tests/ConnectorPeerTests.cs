@@ -64,6 +64,48 @@ public sealed class ConnectorPeerTests
     }
 
     [NodeFact]
+    public async Task Nodes_the_server_refuses_and_values_a_tag_cannot_hold_are_counted_and_the_rest_keeps_flowing()
+    {
+        await using var server = await NodeOpcUaServer.StartAsync();
+        await using var node = await Node.StartAsync();
+        await AssetApiTests.ImportModelAsync(node.Http);
+        await PutAsync(node, new
+        {
+            name = "plc-2",
+            kind = "OpcUa",
+            opcUa = new
+            {
+                endpointUrl = server.EndpointUrl,
+                mappings = new object[]
+                {
+                    new { nodeId = "ns=1;s=Plant.Missing", equipment = "p-01", tag = "state" },  // not in the address space
+                    new { nodeId = "ns=1;s=Plant.Vector", equipment = "p-01", tag = "flow" },    // an array: no tag holds it
+                },
+            },
+        }, "plc-2");
+
+        var health = await WaitForAsync(() => node.Http.GetFromJsonAsync<JsonElement>("api/connectors/plc-2/health"),
+            h => h.GetProperty("errors").TryGetProperty("item", out _) && h.GetProperty("errors").TryGetProperty("value", out _),
+            "the refused node and the array value were not counted");
+        Assert.Equal("Connected", health.GetProperty("state").GetString());
+        Assert.Equal(0, health.GetProperty("valuesReceived").GetInt64());
+        Assert.Equal(0, (await node.Http.GetFromJsonAsync<JsonElement>("api/latest?series=p-01/flow")).GetArrayLength());
+
+        // a connector that cannot reach its server: Reconnecting, then Faulted with the reason, and the node keeps running
+        await PutAsync(node, new
+        {
+            name = "plc-nowhere",
+            kind = "OpcUa",
+            alarmAfterSeconds = 1,
+            opcUa = new { endpointUrl = $"opc.tcp://127.0.0.1:{NodeOpcUaServer.FreePort()}/", mappings = Array.Empty<object>() },
+        }, "plc-nowhere");
+        var nowhere = await WaitForHealthAsync(node, "plc-nowhere", "Faulted");
+        Assert.True(nowhere.GetProperty("errors").GetProperty("transport").GetInt64() > 0, nowhere.ToString());
+        await WaitForDownAlarmAsync(node, "plc-nowhere", active: true);
+        Assert.Equal("Connected", (await node.Http.GetFromJsonAsync<JsonElement>("api/connectors/plc-2/health")).GetProperty("state").GetString());
+    }
+
+    [NodeFact]
     public async Task Browse_through_the_api_walks_the_node_opcua_address_space()
     {
         await using var server = await NodeOpcUaServer.StartAsync();

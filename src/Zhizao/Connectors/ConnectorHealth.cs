@@ -66,6 +66,10 @@ public sealed class ConnectorHealth(string name, ConnectorKind kind, double alar
                 _downSince = now;
                 Move(ConnectorState.Reconnecting, now);
             }
+            else if (!connected && _state == ConnectorState.Connecting)
+            {
+                Move(ConnectorState.Reconnecting, now); // the first attempt failed; down since the connector started
+            }
         }
     }
 

@@ -50,7 +50,8 @@ public sealed class OpcUaConnector(ConnectorConfig config, ConnectorSink sink, s
             {
                 await client.ConnectAsync(ct);
                 var subscription = await client.CreateSubscriptionAsync(new SubscriptionOptions { PublishingInterval = TimeSpan.FromMilliseconds(o.PublishingIntervalMs) }, ct);
-                var targets = new Dictionary<uint, OpcUaMapping>();
+                // by node id (unique per connector, validated): known before the first value can arrive
+                var targets = o.Mappings.ToDictionary(m => NodeId.Parse(m.NodeId));
                 subscription.DataChanged += (_, e) => OnValue(targets, e);
                 var items = await subscription.AddMonitoredItemsAsync(o.Mappings.Select(m => new MonitoredItemOptions(NodeId.Parse(m.NodeId))
                 {
@@ -61,11 +62,6 @@ public sealed class OpcUaConnector(ConnectorConfig config, ConnectorSink sink, s
                 }), ct);
                 for (int i = 0; i < items.Count; i++)
                 {
-                    lock (targets)
-                    {
-                        targets[items[i].ClientHandle] = o.Mappings[i];
-                    }
-
                     if (items[i].Status.IsBad)
                     {
                         Health.Error("item", $"{o.Mappings[i].NodeId} → {o.Mappings[i].Equipment}/{o.Mappings[i].Tag}: {items[i].Status}");
@@ -123,17 +119,11 @@ public sealed class OpcUaConnector(ConnectorConfig config, ConnectorSink sink, s
         }
     }
 
-    private void OnValue(Dictionary<uint, OpcUaMapping> targets, DataChangeEventArgs e)
+    private void OnValue(Dictionary<NodeId, OpcUaMapping> targets, DataChangeEventArgs e)
     {
-        OpcUaMapping? m;
-        lock (targets)
+        if (!targets.TryGetValue(e.Item.NodeId, out var m))
         {
-            targets.TryGetValue(e.Item.ClientHandle, out m);
-        }
-
-        if (m is null)
-        {
-            return; // a value that raced the creation of its item: the next one carries the mapping
+            return;
         }
 
         var v = e.Value;
