@@ -106,6 +106,53 @@ public sealed class ConnectorPeerTests
     }
 
     [NodeFact]
+    public async Task Opcua_connector_with_basic256sha256_sign_and_encrypt_and_a_user_name_delivers_values()
+    {
+        await using var server = await NodeOpcUaServer.StartAsync();
+        await using var node = await Node.StartAsync();
+        await AssetApiTests.ImportModelAsync(node.Http);
+        await PutAsync(node, new
+        {
+            name = "plc-secure",
+            kind = "OpcUa",
+            opcUa = new
+            {
+                endpointUrl = server.EndpointUrl,
+                security = "SignAndEncrypt",
+                userName = "operator",
+                password = "s3cret!",
+                autoAcceptServerCertificate = true,
+                mappings = new object[] { new { nodeId = "ns=1;s=Plant.Temperature", equipment = "p-01", tag = "flow" } },
+            },
+        }, "plc-secure");
+
+        await WaitForHealthAsync(node, "plc-secure", "Connected");
+        await WaitForLatestAsync(node, "p-01/flow", v => v.GetProperty("value").GetDouble() == 21.5);
+        // the node's application certificate was created in its data directory, the server's one trusted on first use
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(node.Directory, "pki", "opcua", "trusted")));
+
+        // a wrong password: the server refuses the session, the connector says why and keeps trying
+        await PutAsync(node, new
+        {
+            name = "plc-secure",
+            kind = "OpcUa",
+            alarmAfterSeconds = 1,
+            opcUa = new
+            {
+                endpointUrl = server.EndpointUrl,
+                security = "SignAndEncrypt",
+                userName = "operator",
+                password = "wrong",
+                autoAcceptServerCertificate = true,
+                mappings = new object[] { new { nodeId = "ns=1;s=Plant.Temperature", equipment = "p-01", tag = "flow" } },
+            },
+        }, "plc-secure");
+        var refused = await WaitForHealthAsync(node, "plc-secure", "Faulted");
+        Assert.Contains("BadUserAccessDenied", refused.GetProperty("lastError").GetString());
+        Assert.DoesNotContain("wrong", refused.ToString());
+    }
+
+    [NodeFact]
     public async Task Browse_through_the_api_walks_the_node_opcua_address_space()
     {
         await using var server = await NodeOpcUaServer.StartAsync();
@@ -185,6 +232,38 @@ public sealed class ConnectorPeerTests
         await server.RestartAsync();
         await WaitForHealthAsync(node, "meter-1", "Connected");
         await WaitForDownAlarmAsync(node, "meter-1", active: false);
+    }
+
+    [Fact]
+    public async Task Modbus_exception_responses_are_counted_while_the_connector_stays_connected_and_good_groups_deliver()
+    {
+        await using var server = await PymodbusServer.StartAsync();
+        await using var node = await Node.StartAsync();
+        await AssetApiTests.ImportModelAsync(node.Http);
+        await PutAsync(node, new
+        {
+            name = "meter-2",
+            kind = "Modbus",
+            modbus = new
+            {
+                host = "127.0.0.1",
+                port = server.Port,
+                pollIntervalMs = 200,
+                mappings = new object[]
+                {
+                    // pymodbus has 1000 registers: address 5000 is answered with exception 2 (illegal data address)
+                    new { table = "HoldingRegister", address = 5000, type = "UInt16", equipment = "p-01", tag = "flow" },
+                    new { table = "HoldingRegister", address = 9, type = "UInt16", equipment = "p-01", tag = "state" },
+                },
+            },
+        }, "meter-2");
+
+        var health = await WaitForAsync(() => node.Http.GetFromJsonAsync<JsonElement>("api/connectors/meter-2/health"),
+            h => h.GetProperty("errors").TryGetProperty("exception", out var n) && n.GetInt64() >= 2, "exception responses were not counted");
+        Assert.Equal("Connected", health.GetProperty("state").GetString());
+        Assert.Contains("exception 2", health.GetProperty("lastError").GetString());
+        await WaitForLatestAsync(node, "p-01/state", v => v.GetProperty("value").GetInt64() == 9);
+        Assert.Equal(0, (await node.Http.GetFromJsonAsync<JsonElement>("api/latest?series=p-01/flow")).GetArrayLength());
     }
 
     [Fact]
