@@ -57,6 +57,25 @@ public sealed class ConnectorCliTests
         Assert.Equal("flow", (await node.Http.GetFromJsonAsync<JsonElement>("api/connectors/meter-7")).GetProperty("config").GetProperty("modbus").GetProperty("mappings")[0].GetProperty("tag").GetString());
     }
 
+    [Zhizao.OpcUa.Tests.NodeFact]
+    public async Task List_show_and_browse_answer_against_a_node_and_a_real_opcua_server()
+    {
+        await using var server = await Zhizao.OpcUa.Tests.NodeOpcUaServer.StartAsync();
+        await using var node = await Node.StartAsync();
+        await AssetApiTests.ImportModelAsync(node.Http);
+        string file = Path.Combine(node.Directory, "plc.json");
+        await File.WriteAllTextAsync(file, $$$"""{"name":"plc-8","kind":"OpcUa","opcUa":{"endpointUrl":"{{{server.EndpointUrl}}}","mappings":[{"nodeId":"ns=1;s=Plant.Counter","equipment":"p-01","tag":"state"}]}}""");
+        Assert.Equal(0, await CliApp.RunAsync(["connectors", "apply", "-f", file, "--server", node.Url]));
+        Assert.Equal(0, await CliApp.RunAsync(["connectors", "list", "--server", node.Url]));
+        Assert.Equal(0, await CliApp.RunAsync(["connectors", "show", "plc-8", "--server", node.Url]));
+        Assert.Equal(0, await CliApp.RunAsync(["connectors", "browse", "--endpoint", server.EndpointUrl, "--node", "ns=1;s=Plant", "--server", node.Url]));
+        Assert.Equal(0, await CliApp.RunAsync(["connectors", "browse", "--connector", "plc-8", "--server", node.Url]));
+        // errors exit 1 with the node's reason: an unknown connector, a node id that does not parse, no server named
+        Assert.Equal(1, await CliApp.RunAsync(["connectors", "show", "nope", "--server", node.Url]));
+        Assert.Equal(1, await CliApp.RunAsync(["connectors", "browse", "--endpoint", server.EndpointUrl, "--node", "Plant", "--server", node.Url]));
+        Assert.Equal(1, await CliApp.RunAsync(["connectors", "browse", "--server", node.Url]));
+    }
+
     [Fact]
     public void Malformed_files_are_refused_with_the_line_or_what_is_missing()
     {
