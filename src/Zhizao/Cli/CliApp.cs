@@ -25,7 +25,7 @@ public static class CliApp
         var server = new Option<string>("--server") { Description = "URL of the running node (env ZHIZAO_URL)", Recursive = true, DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ZHIZAO_URL") ?? PlatformOptions.DefaultUrl };
         var token = new Option<string?>("--token") { Description = "API token (env ZHIZAO_TOKEN)", Recursive = true, DefaultValueFactory = _ => Environment.GetEnvironmentVariable("ZHIZAO_TOKEN") };
         var clientRoot = new ClientOptions(server, token);
-        foreach (var c in new[] { AssetCommands.Assets(clientRoot), AssetCommands.Types(clientRoot), AssetCommands.Model(clientRoot), ImportCommand.Create(clientRoot), AssetCommands.Latest(clientRoot), HealthCommands.Create(clientRoot) })
+        foreach (var c in new[] { AssetCommands.Assets(clientRoot), AssetCommands.Types(clientRoot), AssetCommands.Model(clientRoot), ImportCommand.Create(clientRoot), AssetCommands.Latest(clientRoot), HealthCommands.Create(clientRoot), ConnectorCommands.Create(clientRoot) })
         {
             c.Options.Add(server);
             c.Options.Add(token);

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Zhizao.Alarms;
 using Zhizao.Api;
+using Zhizao.Connectors;
 using Zhizao.Connectors.Mqtt;
 using Zhizao.Demo;
 using Zhizao.Health;
@@ -59,6 +60,9 @@ public static class ServerHost
             builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttBrokerHostedService>());
         }
 
+        builder.Services.AddSingleton<ConnectorSink>();
+        builder.Services.AddSingleton<ConnectorService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectorService>());
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
         builder.Services.AddSingleton<RulService>();
@@ -105,6 +109,7 @@ public static class ServerHost
         app.MapConsoleEndpoints();
         app.MapLiveEndpoints();
         app.MapHealthEndpoints();
+        app.MapConnectorEndpoints();
 
         // open storage eagerly so recovery problems show at start, not at the first request
         app.Services.GetRequiredService<ITimeSeriesStore>();

@@ -10,8 +10,9 @@ import * as alarms from './pages/alarms.js';
 import * as rules from './pages/rules.js';
 import * as assets from './pages/assets.js';
 import * as health from './pages/health.js';
+import * as connectors from './pages/connectors.js';
 
-const routes = { '': overview, equipment, tags, alarms, rules, assets, health };
+const routes = { '': overview, equipment, tags, alarms, rules, assets, health, connectors };
 const main = document.getElementById('main');
 let current = null;
 let rendering = 0;
