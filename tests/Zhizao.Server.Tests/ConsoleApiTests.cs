@@ -51,7 +51,8 @@ public sealed class ConsoleApiTests(Xunit.Abstractions.ITestOutputHelper output)
     public async Task Csv_export_joins_series_on_time_and_refuses_bad_requests_with_reasons()
     {
         await using var node = await Node.StartAsync();
-        long t0 = Core.Time.NowNs() - 60_000_000_000;
+        long t0 = Core.Time.NowNs() - 120_000_000_000;
+        t0 -= t0 % 60_000_000_000; // on a minute boundary, so the 1-minute average below holds both points of m/a
         await WriteAsync(node.Http, $"m a=1.5,b=2i {t0}\nm a=2.5 {t0 + 1_000_000_000}\nm b=4i,note=\"x, \\\"y\\\"\" {t0 + 2_000_000_000}\n");
         string Q(string s) => Uri.EscapeDataString(s);
         string csv = await node.Http.GetStringAsync($"api/export/csv?series={Q("m/a")}&series={Q("m/b")}&series={Q("m/note")}&from={t0}&to={t0 + 10_000_000_000}");
