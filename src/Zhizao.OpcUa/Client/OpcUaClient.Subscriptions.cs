@@ -383,6 +383,7 @@ public sealed partial class OpcUaClient
                 var batch = items.Skip(start).Take(100).ToList();
                 var from = batch.Min(i => i.LastSourceTimestamp!.Value).AddTicks(1);
                 (StatusCode Status, List<DataValue> Values)[]? results = null;
+                Exception? last = null;
                 // during a reconnect the client is not yet "connected": call without waiting for it; a server that is
                 // still settling the reactivated session may refuse once, so try a few times before giving up
                 for (int attempt = 0; attempt < 3 && results is null; attempt++)
@@ -393,12 +394,18 @@ public sealed partial class OpcUaClient
                     }
                     catch (Exception e) when (e is OpcUaServiceException or TimeoutException or IOException)
                     {
+                        last = e;
                         if (attempt < 2)
                             await Task.Delay(200, ct);
                     }
                 }
                 if (results is null)
-                    continue; // no history on this server, or it would not answer
+                {
+                    // no history on this server, or it would not answer: counted and kept, the caller decides
+                    Interlocked.Increment(ref _backfillFailures);
+                    LastBackfillError = $"HistoryRead of {batch.Count} items from {from:O} failed 3 times: {last?.Message}";
+                    continue;
+                }
                 await s.ProcessLock.WaitAsync(ct);
                 try
                 {

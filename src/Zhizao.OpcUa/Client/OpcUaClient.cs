@@ -58,6 +58,15 @@ public sealed partial class OpcUaClient : IAsyncDisposable
     public long BackfilledValueCount => Interlocked.Read(ref _backfilled);
 
     private long _backfilled;
+    private long _backfillFailures;
+
+    /// <summary>Batches of items whose gap could not be read from history after an outage (the server refused
+    /// HistoryRead three times or has no history); their values between the outage and the reconnect are missing.
+    /// <see cref="LastBackfillError"/> says why.</summary>
+    public long BackfillFailureCount => Interlocked.Read(ref _backfillFailures);
+
+    /// <summary>The reason of the last failed back-fill, or null.</summary>
+    public string? LastBackfillError { get; private set; }
 
     public event EventHandler<ConnectionStateChangedEventArgs>? StateChanged;
 

@@ -102,6 +102,8 @@ public sealed class OpcUaConnector(ConnectorConfig config, ConnectorSink sink, s
         await writer;
     }
 
+    private long _backfillFailures;
+
     private void OnStateChanged(object? sender, ConnectionStateChangedEventArgs e)
     {
         if (e.Error is { } error)
@@ -111,6 +113,12 @@ public sealed class OpcUaConnector(ConnectorConfig config, ConnectorSink sink, s
 
         if (e.State == ConnectionState.Connected)
         {
+            if (sender is OpcUaClient client && client.BackfillFailureCount > _backfillFailures)
+            {
+                _backfillFailures = client.BackfillFailureCount;
+                Health.Error("backfill", client.LastBackfillError ?? "the gap could not be read from history");
+            }
+
             Health.SetConnected(true);
         }
         else if (e.State is ConnectionState.Reconnecting or ConnectionState.Disconnected)
