@@ -1,5 +1,7 @@
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Threading.Channels;
 
 namespace Zhizao.Mqtt.Client;
@@ -91,8 +93,10 @@ public sealed class MqttClient : IAsyncDisposable
             socket.Dispose();
             throw new MqttClientException($"cannot connect to {_options.Host}:{_options.Port}: {ex.Message}", MqttReasonCode.ServerUnavailable, ex);
         }
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (_options.Tls is { } tls)
+            stream = await AuthenticateAsync(stream, tls, timeout.Token);
         var connCts = CancellationTokenSource.CreateLinkedTokenSource(_disposeCts.Token);
-        var stream = new NetworkStream(socket, ownsSocket: true);
         _out = NewQueue();
         _connAckWaiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _connAck = null;
@@ -175,6 +179,34 @@ public sealed class MqttClient : IAsyncDisposable
 
     private Task? _running;
 
+    private async Task<Stream> AuthenticateAsync(Stream inner, MqttClientTlsOptions tls, CancellationToken ct)
+    {
+        SslClientAuthenticationOptions options;
+        try
+        {
+            options = tls.Build(_options.Host);
+        }
+        catch
+        {
+            await inner.DisposeAsync();
+            throw;
+        }
+        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(options, ct);
+            return ssl;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or System.ComponentModel.Win32Exception)
+        {
+            await ssl.DisposeAsync();
+            string why = ex is OperationCanceledException ? "timed out" : ex.InnerException is { } i && i.Message != ex.Message ? $"{ex.Message} ({i.Message})" : ex.Message;
+            // a refused certificate will be refused again: not transient
+            var code = ex is AuthenticationException ? MqttReasonCode.NotAuthorized : MqttReasonCode.ServerUnavailable;
+            throw new MqttClientException($"TLS handshake with {options.TargetHost} ({_options.Host}:{_options.Port}) failed: {why}", code, ex);
+        }
+    }
+
     private async Task SuperviseAsync()
     {
         var delay = _options.ReconnectDelay;
@@ -228,7 +260,7 @@ public sealed class MqttClient : IAsyncDisposable
         _socket?.Dispose();
     }
 
-    private async Task ReadLoopAsync(NetworkStream stream, MqttPacketReader reader, CancellationToken ct)
+    private async Task ReadLoopAsync(Stream stream, MqttPacketReader reader, CancellationToken ct)
     {
         var pipe = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         try
@@ -262,7 +294,7 @@ public sealed class MqttClient : IAsyncDisposable
         }
     }
 
-    private async Task WriteLoopAsync(NetworkStream stream, MqttPacketWriter writer, ChannelReader<MqttPacket> queue, CancellationToken ct)
+    private async Task WriteLoopAsync(Stream stream, MqttPacketWriter writer, ChannelReader<MqttPacket> queue, CancellationToken ct)
     {
         var pipe = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         using var ping = _options.KeepAliveSeconds > 0 ? new PeriodicTimer(TimeSpan.FromSeconds(_options.KeepAliveSeconds / 2.0)) : null;

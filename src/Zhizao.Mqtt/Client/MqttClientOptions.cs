@@ -3,7 +3,10 @@ namespace Zhizao.Mqtt.Client;
 public sealed class MqttClientOptions
 {
     public string Host { get; set; } = "127.0.0.1";
+    /// <summary>1883 for plain MQTT; MQTT over TLS (<see cref="Tls"/>) is usually 8883.</summary>
     public int Port { get; set; } = 1883;
+    /// <summary>MQTT over TLS; null = plain TCP.</summary>
+    public MqttClientTlsOptions? Tls { get; set; }
     public MqttProtocolVersion ProtocolVersion { get; set; } = MqttProtocolVersion.V500;
     /// <summary>Empty asks the server to assign one (v5; 3.1.1 needs <see cref="CleanStart"/>).</summary>
     public string ClientId { get; set; } = "";
