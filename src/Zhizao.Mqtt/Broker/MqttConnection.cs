@@ -98,10 +98,14 @@ internal sealed class MqttConnection : IDisposable
         try
         {
             await ReadLoopAsync();
+            if (_tls is not null && !_connected && !IsClosing)
+                OnTlsDroppedBeforeConnect("closed");
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // the peer went away or we closed it
+            if (_tls is not null && !_connected && !IsClosing)
+                OnTlsDroppedBeforeConnect(ex.Message);
         }
         catch (Exception ex)
         {
@@ -143,15 +147,19 @@ internal sealed class MqttConnection : IDisposable
     /// <summary>TLS server handshake; on failure the reason is logged (never key material) and false returned.</summary>
     private async Task<bool> HandshakeAsync(MqttTlsContext tls)
     {
-        string? refusal = null;
-        X509Certificate? refused = null;
+        string? refusal = null, subject = null, issuer = null, thumbprint = null;
         var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
         _stream = ssl;
         var options = tls.CreateServerOptions((_, cert, chain, errors) =>
         {
             CertificateUserName = tls.CheckClient(cert, chain, errors, out refusal, out bool accepted);
-            if (!accepted)
-                refused = cert;
+            if (!accepted && cert is not null)
+            {
+                // read now: the certificate is disposed with the failed handshake
+                subject = cert.Subject;
+                issuer = cert.Issuer;
+                thumbprint = (cert as X509Certificate2)?.Thumbprint ?? cert.GetCertHashString();
+            }
             return accepted;
         });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
@@ -166,21 +174,25 @@ internal sealed class MqttConnection : IDisposable
         {
             reason = _cts.IsCancellationRequested ? "connection closed" : $"no handshake within {tls.HandshakeTimeout.TotalSeconds:0.#} s";
         }
-        catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException or ObjectDisposedException or System.ComponentModel.Win32Exception)
+        catch (Exception ex)
         {
+            // AuthenticationException, IOException, ...: whatever the peer sent, the broker logs it and carries on
             reason = ex.InnerException is { } inner && inner.Message != ex.Message ? $"{ex.Message} ({inner.Message})" : ex.Message;
         }
         _broker.Stats.AddTlsFailure();
         if (refusal is not null)
-        {
-            var c = refused as X509Certificate2;
-            Log.ClientCertificateRefused(_log, RemoteEndPoint, refusal, refused?.Subject, refused?.Issuer, c?.Thumbprint ?? refused?.GetCertHashString());
-        }
+            Log.ClientCertificateRefused(_log, RemoteEndPoint, refusal, subject, issuer, thumbprint);
         else
-        {
             Log.TlsHandshakeFailed(_log, RemoteEndPoint, reason);
-        }
         return false;
+    }
+
+    /// <summary>A TLS client that hangs up right after the handshake, before any MQTT packet, has almost always
+    /// refused our certificate (clients check it once their side of the handshake is done).</summary>
+    private void OnTlsDroppedBeforeConnect(string how)
+    {
+        _broker.Stats.AddTlsFailure();
+        Log.TlsHandshakeFailed(_log, RemoteEndPoint, $"{how} by the client before CONNECT (did it refuse the server certificate?)");
     }
 
     private async Task ReadLoopAsync()
