@@ -76,6 +76,17 @@ internal sealed class TlsTestCertificates : IDisposable
         return (caFile, c, k);
     }
 
+    /// <summary>Test keys only: lets a broker that drops privileges (mosquitto started as root) read the files.</summary>
+    public void MakeReadableByAll()
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        foreach (var f in System.IO.Directory.GetFiles(Directory))
+            File.SetUnixFileMode(f, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+    }
+
     public void Dispose()
     {
         Ca.Dispose();

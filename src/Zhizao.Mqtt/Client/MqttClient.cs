@@ -288,7 +288,7 @@ public sealed class MqttClient : IAsyncDisposable
         }
         finally
         {
-            _connAckWaiter?.TrySetException(new MqttClientException("connection closed before CONNACK", MqttReasonCode.UnspecifiedError));
+            _connAckWaiter?.TrySetException(new MqttClientException($"{_options.Host}:{_options.Port} closed the connection before CONNACK", MqttReasonCode.UnspecifiedError));
             await pipe.CompleteAsync();
             _out.Writer.TryComplete();
         }
