@@ -21,6 +21,7 @@ public static class ServerHost
     {
         ArgumentNullException.ThrowIfNull(options);
         TokenAuth.EnsureSafeBinding(options);
+        MqttNodeSecurity.Validate(options);
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -49,7 +50,7 @@ public static class ServerHost
         builder.Services.AddSingleton<IngestService>();
         builder.Services.AddSingleton<DemoPlant>();
         builder.Services.AddSingleton<LiveHub>();
-        if (options.MqttPort is > 0 and <= 65535)
+        if (options.MqttPort is > 0 and <= 65535 && !options.MqttTls.Enabled) // with TLS: AddMqttTlsAndBridge
         {
             builder.Services.AddSingleton(new MqttNodeOptions { Enabled = true, Port = options.MqttPort.Value });
             builder.Services.AddSingleton<MqttIngestBridge>();
@@ -57,6 +58,8 @@ public static class ServerHost
                 sp.GetRequiredService<MqttNodeOptions>(), sp.GetRequiredService<MqttIngestBridge>(), dataDir, sp.GetRequiredService<ILogger<Mqtt.Broker.MqttBroker>>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttBrokerHostedService>());
         }
+
+        builder.Services.AddMqttTlsAndBridge(options, dataDir);
 
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
