@@ -147,6 +147,9 @@ public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMe
 
     public bool IsConnected => _client?.IsConnected == true;
 
+    /// <summary>True once the first SUBACK arrived (the client renews subscriptions by itself after reconnects).</summary>
+    public bool IsSubscribed { get; private set; }
+
     public MqttBridgeOptions Options => options;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -221,6 +224,7 @@ public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMe
             }
         }
 
+        IsSubscribed = true;
         LogConnected(log, options.RedactedUrl, string.Join(", ", options.Topics));
     }
 
