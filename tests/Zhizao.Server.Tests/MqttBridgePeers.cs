@@ -169,6 +169,21 @@ internal sealed class BridgeTestPki : IDisposable
         return (c, k);
     }
 
+    /// <summary>Test keys only: mosquitto started as root reads its files after dropping to its own user.</summary>
+    public void MakeReadableByAll()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        File.SetUnixFileMode(Directory, (UnixFileMode)0x1ED); // 0755
+        foreach (string f in System.IO.Directory.GetFiles(Directory))
+        {
+            File.SetUnixFileMode(f, (UnixFileMode)0x1A4); // 0644
+        }
+    }
+
     public void Dispose()
     {
         _ca.Dispose();

@@ -177,6 +177,32 @@ public sealed class MqttBridgeTests
         }
     }
 
+    [MosquittoBridgeFact]
+    public async Task Mqtts_bridge_with_a_client_certificate_receives_from_mosquitto_over_tls()
+    {
+        using var pki = new BridgeTestPki();
+        var (cert, key) = pki.Issue("bridge", "CN=zhizao-bridge");
+        pki.MakeReadableByAll();
+        await using var mosquitto = await MosquittoPeer.StartAsync(
+            $"cafile {pki.CaFile}\ncertfile {pki.ServerCert}\nkeyfile {pki.ServerKey}\nrequire_certificate true\nuse_identity_as_username true\n" +
+            $"listener {MosquittoPeer.FreePort()} 127.0.0.1\n"); // a second, plain listener for mosquitto_pub
+        var sink = new CollectingSink();
+        var o = MqttBridgeOptions.Parse($"mqtts://127.0.0.1:{mosquitto.Port}", ["plant/#"], pki.CaFile, cert, key);
+        using var bridge = new MqttBridgeService(o, sink, new ListLogger<MqttBridgeService>());
+        await bridge.StartAsync(CancellationToken.None);
+        try
+        {
+            await UntilAsync(() => bridge.IsSubscribed, () => "the mqtts bridge to subscribe");
+            await MosquittoPeer.RunAsync("/usr/bin/mosquitto_pub", ["-h", "localhost", "-p", mosquitto.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--cafile", pki.CaFile, "--cert", cert, "--key", key, "-q", "1", "-t", "plant/line-1", "-m", "over-tls"]);
+            await UntilAsync(() => sink.Payloads.Contains("over-tls"), () => "the message over TLS");
+        }
+        finally
+        {
+            await bridge.StopAsync(CancellationToken.None);
+        }
+    }
+
     private static Task<MosquittoPeer> MosquittoPeerAt(int port) => MosquittoPeer.StartAsync(port);
 
     [MosquittoBridgeFact]
