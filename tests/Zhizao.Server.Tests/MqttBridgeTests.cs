@@ -28,6 +28,29 @@ public sealed class MqttBridgeTests
         }
     }
 
+    /// <summary>Fails its first batch (as a full disk would), then collects.</summary>
+    private sealed class FailingOnceSink : IMqttMessageSink
+    {
+        private int _calls;
+
+        public ConcurrentQueue<string> Payloads { get; } = new();
+
+        public ValueTask OnMessagesAsync(IReadOnlyList<MqttApplicationMessage> batch, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                throw new IOException("disk full (test)");
+            }
+
+            foreach (var m in batch)
+            {
+                Payloads.Enqueue(Encoding.UTF8.GetString(m.Payload.Span));
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
     internal sealed class ListLogger<T> : ILogger<T>
     {
         public ConcurrentQueue<string> Lines { get; } = new();
@@ -196,6 +219,28 @@ public sealed class MqttBridgeTests
             await MosquittoPeer.RunAsync("/usr/bin/mosquitto_pub", ["-h", "localhost", "-p", mosquitto.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--cafile", pki.CaFile, "--cert", cert, "--key", key, "-q", "1", "-t", "plant/line-1", "-m", "over-tls"]);
             await UntilAsync(() => sink.Payloads.Contains("over-tls"), () => "the message over TLS");
+        }
+        finally
+        {
+            await bridge.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [MosquittoBridgeFact]
+    public async Task Messages_whose_ingest_failed_are_resent_by_the_external_broker()
+    {
+        await using var mosquitto = await MosquittoPeer.StartAsync();
+        var sink = new FailingOnceSink();
+        var log = new ListLogger<MqttBridgeService>();
+        var o = MqttBridgeOptions.Parse($"mqtt://127.0.0.1:{mosquitto.Port}", ["plant/#"]);
+        using var bridge = new MqttBridgeService(o, sink, log);
+        await bridge.StartAsync(CancellationToken.None);
+        try
+        {
+            await UntilAsync(() => bridge.IsSubscribed, () => "the bridge to subscribe");
+            await mosquitto.PublishLinesAsync("plant/x", Enumerable.Range(0, 20).Select(i => $"v{i}"));
+            await UntilAsync(() => Enumerable.Range(0, 20).All(i => sink.Payloads.Contains($"v{i}")), () => $"all 20 messages after the failed batch; got {string.Join(",", sink.Payloads)}");
+            Assert.Contains(log.Lines, l => l.StartsWith("5236 ", StringComparison.Ordinal) && l.Contains("resends", StringComparison.Ordinal));
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -20,6 +21,7 @@ public sealed class MqttClient : IAsyncDisposable
     private readonly LinkedList<Pending> _unacked = new();
     private readonly Dictionary<string, MqttSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly HashSet<ushort> _incomingQos2 = [];
+    private readonly ConditionalWeakTable<MqttPublishPacket, Channel<MqttPacket>> _awaitingAck = [];
     private readonly Queue<TaskCompletionSource> _windowWaiters = new();
     private readonly CancellationTokenSource _disposeCts = new();
     private Channel<MqttPacket> _out;
@@ -392,15 +394,44 @@ public sealed class MqttClient : IAsyncDisposable
         bool deliver = true;
         if (p.QoS == MqttQoS.ExactlyOnce)
         {
+            // manual: the id counts as received once the application acknowledged it (PUBREC), so a resend of a
+            // message it never acknowledged is delivered again
             lock (_lock)
-                deliver = _incomingQos2.Add(p.PacketId);
+                deliver = _options.ManualAcknowledgement ? !_incomingQos2.Contains(p.PacketId) : _incomingQos2.Add(p.PacketId);
         }
         if (deliver)
+        {
+            if (_options.ManualAcknowledgement && p.QoS != MqttQoS.AtMostOnce)
+            {
+                _awaitingAck.AddOrUpdate(p, _out); // acknowledged on this connection only, when the application says so
+                MessageReceived?.Invoke(p);
+                return;
+            }
             MessageReceived?.Invoke(p);
+        }
         if (p.QoS == MqttQoS.AtLeastOnce)
             _out.Writer.TryWrite(new MqttPubAckPacket { PacketId = p.PacketId });
         else if (p.QoS == MqttQoS.ExactlyOnce)
             _out.Writer.TryWrite(new MqttPubRecPacket { PacketId = p.PacketId });
+    }
+
+    /// <summary>With <see cref="MqttClientOptions.ManualAcknowledgement"/>: sends the PUBACK (QoS 1) or PUBREC (QoS 2)
+    /// of a received PUBLISH. Call in the order the messages arrived. A message that arrived on an earlier connection
+    /// is not acknowledged (the server resends it on the new one); QoS 0 and repeated calls are ignored.</summary>
+    public void Acknowledge(MqttPublishPacket packet)
+    {
+        ArgumentNullException.ThrowIfNull(packet);
+        if (!_awaitingAck.TryGetValue(packet, out var queue))
+            return;
+        _awaitingAck.Remove(packet);
+        if (!ReferenceEquals(queue, _out))
+            return;
+        if (packet.QoS == MqttQoS.ExactlyOnce)
+        {
+            lock (_lock)
+                _incomingQos2.Add(packet.PacketId);
+        }
+        queue.Writer.TryWrite(packet.QoS == MqttQoS.AtLeastOnce ? new MqttPubAckPacket { PacketId = packet.PacketId } : new MqttPubRecPacket { PacketId = packet.PacketId });
     }
 
     private static ushort PacketIdOf(MqttPacket p) => p switch
@@ -565,7 +596,8 @@ public sealed class MqttClient : IAsyncDisposable
             await t.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    /// <summary>Drops the TCP connection without DISCONNECT (tests: simulates a network failure; the will is published).</summary>
+    /// <summary>Drops the TCP connection without DISCONNECT, as a network failure would (the will is published; with
+    /// AutoReconnect a new connection follows, and the server resends what was not acknowledged).</summary>
     public void DropConnection() => _socket?.Dispose();
 
     private void FailAll(Exception ex)

@@ -25,6 +25,10 @@ public sealed class MqttClientOptions
     /// <summary>Packets waiting to be written; PublishAsync waits when the queue is full.</summary>
     public int SendQueueCapacity { get; set; } = 8192;
     public bool AutoReconnect { get; set; } = true;
+    /// <summary>When true, an incoming QoS 1/2 PUBLISH is acknowledged (PUBACK/PUBREC) only when the application calls
+    /// <see cref="MqttClient.Acknowledge"/>, e.g. once the message is stored; unacknowledged messages are resent by the
+    /// server after a reconnect to a persistent session (at least once). False: acknowledged on receipt.</summary>
+    public bool ManualAcknowledgement { get; set; }
     /// <summary>First delay between reconnect attempts; doubles up to <see cref="MaxReconnectDelay"/>.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);

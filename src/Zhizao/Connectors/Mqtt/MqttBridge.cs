@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,8 +25,13 @@ public sealed class MqttBridgeOptions
 
     public IReadOnlyList<string> Topics { get; init; } = [DefaultTopic];
 
-    /// <summary>Unique per node (a second connection with the same id would take the first one over).</summary>
-    public string ClientId { get; init; } = $"zhizao-bridge-{Environment.MachineName}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+    /// <summary>Unique per node (a second connection with the same id would take the first one over) and stable across
+    /// restarts, so the external broker keeps the session and resends what was not stored yet.</summary>
+    public string ClientId { get; init; } = $"zhizao-bridge-{Environment.MachineName}";
+
+    /// <summary>How long the external broker keeps the bridge's session (v5; 3.1.1: until the next connect) while the
+    /// node is away; messages for it are queued there meanwhile.</summary>
+    public uint SessionExpirySeconds { get; init; } = 3600;
 
     public MqttQoS QoS { get; init; } = MqttQoS.AtLeastOnce;
     public MqttProtocolVersion ProtocolVersion { get; init; } = MqttProtocolVersion.V500;
@@ -127,12 +131,13 @@ public sealed class MqttBridgeOptions
 /// The node's bridge to an external broker: our <see cref="MqttClient"/> (automatic reconnect and resubscribe)
 /// subscribes to <see cref="MqttBridgeOptions.Topics"/> and hands what arrives, in batches, to the same sink as the
 /// embedded broker (<see cref="MqttIngestBridge"/>). Log event ids 5230-5239; the password is never logged.
-/// Delivery: the client acknowledges a QoS 1 message when it is queued here, so messages queued at a crash are lost
-/// (the external broker does not resend them); see the README.
+/// Delivery is at least once: a QoS 1/2 message is acknowledged to the external broker only after the sink returned
+/// (for ingest: stored), in arrival order, on a persistent session; what was not acknowledged when the connection or the
+/// node went away is resent by the external broker.
 /// </summary>
 public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMessageSink sink, ILogger<MqttBridgeService> log) : BackgroundService
 {
-    private readonly Channel<MqttApplicationMessage> _queue = Channel.CreateBounded<MqttApplicationMessage>(
+    private readonly Channel<(MqttApplicationMessage Message, MqttPublishPacket Packet)> _queue = Channel.CreateBounded<(MqttApplicationMessage, MqttPublishPacket)>(
         new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private MqttClient? _client;
     private long _received;
@@ -162,7 +167,9 @@ public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMe
             ProtocolVersion = options.ProtocolVersion,
             UserName = options.UserName,
             Password = options.Password,
-            CleanStart = true,
+            CleanStart = false,
+            SessionExpiryInterval = options.SessionExpirySeconds,
+            ManualAcknowledgement = true,
             AutoReconnect = true,
             Tls = options.Tls ? new MqttClientTlsOptions { CaFile = options.CaFile, ClientCertificateFile = options.CertificateFile, ClientKeyFile = options.KeyFile } : null,
         });
@@ -239,7 +246,8 @@ public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMe
             Retain = p.Retain,
             ReceivedAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
         };
-        if (!_queue.Writer.TryWrite(m) && Interlocked.Increment(ref _dropped) % 10_000 == 1)
+        // not acknowledged when dropped: the external broker resends it after the next reconnect
+        if (!_queue.Writer.TryWrite((m, p)) && Interlocked.Increment(ref _dropped) % 10_000 == 1)
         {
             LogDropped(log, options.RedactedUrl, Dropped, options.QueueCapacity);
         }
@@ -249,17 +257,23 @@ public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMe
     {
         var reader = _queue.Reader;
         var batch = new List<MqttApplicationMessage>(1024);
+        var packets = new List<MqttPublishPacket>(1024);
         while (await reader.WaitToReadAsync(CancellationToken.None))
         {
-            while (batch.Count < 1024 && reader.TryRead(out var m))
+            while (batch.Count < 1024 && reader.TryRead(out var item))
             {
-                batch.Add(m);
+                batch.Add(item.Message);
+                packets.Add(item.Packet);
             }
 
             try
             {
                 await sink.OnMessagesAsync(batch, ct);
                 Interlocked.Add(ref _delivered, batch.Count);
+                foreach (var p in packets)
+                {
+                    _client?.Acknowledge(p); // stored: now the external broker may forget it
+                }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -267,10 +281,13 @@ public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMe
             }
             catch (Exception e)
             {
+                // not acknowledged: a new connection makes the external broker resend the batch
                 LogSinkFailed(log, e, batch.Count);
+                _client?.DropConnection();
             }
 
             batch = new List<MqttApplicationMessage>(1024); // the sink may keep the list
+            packets.Clear();
         }
     }
 
@@ -292,6 +309,6 @@ public sealed partial class MqttBridgeService(MqttBridgeOptions options, IMqttMe
     [LoggerMessage(5235, LogLevel.Warning, "MQTT bridge from {Url}: ingest is behind, {Dropped} messages dropped so far (queue of {Capacity} full)")]
     private static partial void LogDropped(ILogger logger, string url, long dropped, int capacity);
 
-    [LoggerMessage(5236, LogLevel.Error, "MQTT bridge: ingest failed for a batch of {Count} messages")]
+    [LoggerMessage(5236, LogLevel.Error, "MQTT bridge: ingest failed for a batch of {Count} messages; reconnecting so the broker resends them")]
     private static partial void LogSinkFailed(ILogger logger, Exception e, int count);
 }

@@ -16,7 +16,7 @@ internal sealed class MqttCliOptions
     private readonly Option<string?> _bridgeCa = new("--mqtt-bridge-ca") { Description = "PEM CA of the external broker's certificate (mqtts; default: the system's roots)" };
     private readonly Option<string?> _bridgeCert = new("--mqtt-bridge-cert") { Description = "PEM client certificate for the external broker (mqtts)" };
     private readonly Option<string?> _bridgeKey = new("--mqtt-bridge-key") { Description = "PEM private key of --mqtt-bridge-cert" };
-    private readonly Option<string?> _bridgeClientId = new("--mqtt-bridge-client-id") { Description = "Client id at the external broker (default zhizao-bridge-{machine}-{random}; unique per node)" };
+    private readonly Option<string?> _bridgeClientId = new("--mqtt-bridge-client-id") { Description = "Client id at the external broker (default zhizao-bridge-{machine}; unique per node, stable across restarts so its session survives)" };
 
     public void AddTo(Command cmd)
     {

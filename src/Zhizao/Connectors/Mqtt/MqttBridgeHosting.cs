@@ -46,7 +46,7 @@ public sealed class MqttBridgeSettings
     public string? CertificateFile { get; set; }
     public string? KeyFile { get; set; }
 
-    /// <summary>Null = zhizao-bridge-{machine}-{random}.</summary>
+    /// <summary>Null = zhizao-bridge-{machine}; must differ per node.</summary>
     public string? ClientId { get; set; }
 }
 
