@@ -38,4 +38,13 @@ internal static partial class Log
 
     [LoggerMessage(5109, LogLevel.Error, "MQTT accept loop failed")]
     public static partial void AcceptFailed(ILogger logger, Exception ex);
+
+    [LoggerMessage(5111, LogLevel.Information, "MQTT broker listening for TLS on {EndPoint} (client certificates: {Mode})")]
+    public static partial void ListeningTls(ILogger logger, EndPoint endPoint, MqttClientCertificateMode mode);
+
+    [LoggerMessage(5112, LogLevel.Information, "MQTT TLS handshake with {Remote} failed: {Reason}")]
+    public static partial void TlsHandshakeFailed(ILogger logger, EndPoint? remote, string reason);
+
+    [LoggerMessage(5113, LogLevel.Warning, "MQTT client certificate from {Remote} refused: {Reason} (subject '{Subject}', issuer '{Issuer}', thumbprint {Thumbprint})")]
+    public static partial void ClientCertificateRefused(ILogger logger, EndPoint? remote, string reason, string? subject, string? issuer, string? thumbprint);
 }

@@ -25,7 +25,9 @@ public sealed class MqttBroker : IAsyncDisposable
     private readonly Channel<SinkItem>? _sinkQueue;
     private readonly long _startedTicks = Environment.TickCount64;
     private Socket? _listener;
+    private Socket? _tlsListener;
     private Task? _acceptLoop;
+    private Task? _tlsAcceptLoop;
     private Task? _timerLoop;
     private Task? _sinkLoop;
     private long _nextConnectionId;
@@ -53,8 +55,11 @@ public sealed class MqttBroker : IAsyncDisposable
 
     public MqttBrokerStatistics Stats { get; } = new();
 
-    /// <summary>The bound port (useful with port 0).</summary>
+    /// <summary>The bound port of the plain listener (useful with port 0); 0 when it is off.</summary>
     public int Port { get; private set; }
+
+    /// <summary>The bound port of the TLS listener; 0 when TLS is not configured.</summary>
+    public int TlsPort { get; private set; }
 
     public int ConnectionCount => _connections.Count;
 
@@ -85,27 +90,39 @@ public sealed class MqttBroker : IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
+        // certificates are loaded before anything opens or binds, so a bad file fails the start with its name
+        var tls = Options.Tls?.Load();
         if (Options.DataDirectory is { } dir)
         {
             Store = new MqttBrokerStore(dir) { WriteFailed = ex => Log.StoreWriteFailed(Logger, ex, dir) };
             Restore(Store, dir);
             Store.Start();
         }
-        var listener = new Socket(Options.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            listener.Bind(new IPEndPoint(Options.Address, Options.Port));
-            listener.Listen(1024);
+            if (Options.ListenPlain)
+            {
+                _listener = Bind(Options.Address, Options.Port);
+                Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+                Log.Listening(Logger, _listener.LocalEndPoint!);
+            }
+            if (tls is not null)
+            {
+                _tlsListener = Bind(tls.Options.Address ?? Options.Address, tls.Options.Port);
+                TlsPort = ((IPEndPoint)_tlsListener.LocalEndPoint!).Port;
+                Log.ListeningTls(Logger, _tlsListener.LocalEndPoint!, tls.Options.ClientCertificateMode);
+            }
         }
         catch
         {
-            listener.Dispose();
+            _listener?.Dispose();
+            _tlsListener?.Dispose();
             throw;
         }
-        _listener = listener;
-        Port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        Log.Listening(Logger, listener.LocalEndPoint!);
-        _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        if (_listener is not null)
+            _acceptLoop = Task.Run(() => AcceptLoopAsync(_listener, null), CancellationToken.None);
+        if (_tlsListener is not null)
+            _tlsAcceptLoop = Task.Run(() => AcceptLoopAsync(_tlsListener, tls), CancellationToken.None);
         _timerLoop = Task.Run(TimerLoopAsync, CancellationToken.None);
         if (_sinkQueue is not null)
             _sinkLoop = Task.Run(SinkLoopAsync, CancellationToken.None);
@@ -142,9 +159,24 @@ public sealed class MqttBroker : IAsyncDisposable
         Log.Restored(Logger, _sessions.Count, messages, _retained.Count, dir);
     }
 
-    private async Task AcceptLoopAsync()
+    private static Socket Bind(IPAddress address, int port)
     {
-        var listener = _listener!;
+        var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.Bind(new IPEndPoint(address, port));
+            listener.Listen(1024);
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, MqttTlsContext? tls)
+    {
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
@@ -163,7 +195,7 @@ public sealed class MqttBroker : IAsyncDisposable
             }
             socket.NoDelay = true;
             Stats.AddConnection();
-            var conn = new MqttConnection(this, socket, Interlocked.Increment(ref _nextConnectionId));
+            var conn = new MqttConnection(this, socket, Interlocked.Increment(ref _nextConnectionId), tls);
             _connections[conn.Id] = conn;
             _ = Task.Run(conn.RunAsync);
         }
@@ -546,6 +578,7 @@ public sealed class MqttBroker : IAsyncDisposable
             return;
         _stop.Cancel();
         _listener?.Dispose();
+        _tlsListener?.Dispose();
         foreach (var c in _connections.Values)
             c.Disconnect(MqttReasonCode.ServerShuttingDown, null);
         var deadline = Environment.TickCount64 + 5000;
@@ -553,7 +586,7 @@ public sealed class MqttBroker : IAsyncDisposable
             await Task.Delay(20);
         foreach (var c in _connections.Values)
             c.Abort();
-        foreach (var t in new[] { _acceptLoop, _timerLoop, _sinkLoop })
+        foreach (var t in new[] { _acceptLoop, _tlsAcceptLoop, _timerLoop, _sinkLoop })
         {
             if (t is not null)
                 await t.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);

@@ -11,6 +11,12 @@ public sealed class MqttBrokerOptions
     /// <summary>TCP port; 0 picks a free port (read it back from <see cref="MqttBroker.Port"/>).</summary>
     public int Port { get; set; } = 1883;
 
+    /// <summary>False turns the plain (non-TLS) listener off, e.g. when only <see cref="Tls"/> should be reachable.</summary>
+    public bool ListenPlain { get; set; } = true;
+
+    /// <summary>The TLS listener (8883 by default), beside the plain one; null = no TLS.</summary>
+    public MqttBrokerTlsOptions? Tls { get; set; }
+
     /// <summary>Decoder limits for every connection (packet size, topic length, property counts).</summary>
     public MqttLimits Limits { get; set; } = MqttLimits.Default;
 

@@ -13,6 +13,7 @@ public sealed class MqttBrokerStatistics
     private long _packetsSent;
     private long _protocolErrors;
     private long _authFailures;
+    private long _tlsFailures;
     private long _denied;
     private long _sinkDropped;
     private long _slowConsumerDisconnects;
@@ -28,6 +29,8 @@ public sealed class MqttBrokerStatistics
     public long PacketsSent => Interlocked.Read(ref _packetsSent);
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
     public long AuthenticationFailures => Interlocked.Read(ref _authFailures);
+    /// <summary>TLS connections that did not complete the handshake (not TLS, refused or missing client certificate, timeout).</summary>
+    public long TlsHandshakeFailures => Interlocked.Read(ref _tlsFailures);
     /// <summary>PUBLISH and SUBSCRIBE refused by the ACL.</summary>
     public long Denied => Interlocked.Read(ref _denied);
     public long SinkDropped => Interlocked.Read(ref _sinkDropped);
@@ -45,6 +48,7 @@ public sealed class MqttBrokerStatistics
     }
     internal void AddProtocolError() => Interlocked.Increment(ref _protocolErrors);
     internal void AddAuthFailure() => Interlocked.Increment(ref _authFailures);
+    internal void AddTlsFailure() => Interlocked.Increment(ref _tlsFailures);
     internal void AddDenied() => Interlocked.Increment(ref _denied);
     internal void AddSinkDropped() => Interlocked.Increment(ref _sinkDropped);
     internal void AddSlowConsumerDisconnect() => Interlocked.Increment(ref _slowConsumerDisconnects);

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +20,8 @@ internal sealed class MqttConnection : IDisposable
 {
     private readonly MqttBroker _broker;
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly MqttTlsContext? _tls;
+    private Stream _stream;
     private readonly Channel<MqttPacket> _out = Channel.CreateUnbounded<MqttPacket>(new UnboundedChannelOptions { SingleReader = true });
     private readonly MqttPacketReader _reader;
     private readonly MqttPacketWriter _writer = new();
@@ -29,10 +33,11 @@ internal sealed class MqttConnection : IDisposable
     private string?[] _aliases = [];
     private bool _connected;
 
-    public MqttConnection(MqttBroker broker, Socket socket, long id)
+    public MqttConnection(MqttBroker broker, Socket socket, long id, MqttTlsContext? tls = null)
     {
         _broker = broker;
         _socket = socket;
+        _tls = tls;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = new MqttPacketReader(MqttProtocolVersion.Unknown, broker.Options.Limits);
         _log = broker.Logger;
@@ -51,6 +56,9 @@ internal sealed class MqttConnection : IDisposable
     public string? UserName { get; private set; }
 
     public MqttProtocolVersion Version { get; private set; }
+
+    /// <summary>The user name taken from a valid client certificate (TLS listener with a client CA); null otherwise.</summary>
+    public string? CertificateUserName { get; private set; }
 
     private bool V5 => Version == MqttProtocolVersion.V500;
 
@@ -78,14 +86,26 @@ internal sealed class MqttConnection : IDisposable
 
     public async Task RunAsync()
     {
+        if (_tls is not null && !await HandshakeAsync(_tls))
+        {
+            Volatile.Write(ref _closing, 1);
+            Abort();
+            _broker.OnConnectionClosed(this);
+            Dispose();
+            return;
+        }
         var writeLoop = Task.Run(WriteLoopAsync);
         try
         {
             await ReadLoopAsync();
+            if (_tls is not null && !_connected && !IsClosing)
+                OnTlsDroppedBeforeConnect("closed");
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // the peer went away or we closed it
+            if (_tls is not null && !_connected && !IsClosing)
+                OnTlsDroppedBeforeConnect(ex.Message);
         }
         catch (Exception ex)
         {
@@ -122,6 +142,57 @@ internal sealed class MqttConnection : IDisposable
     {
         _stream.Dispose();
         _cts.Dispose();
+    }
+
+    /// <summary>TLS server handshake; on failure the reason is logged (never key material) and false returned.</summary>
+    private async Task<bool> HandshakeAsync(MqttTlsContext tls)
+    {
+        string? refusal = null, subject = null, issuer = null, thumbprint = null;
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        _stream = ssl;
+        var options = tls.CreateServerOptions((_, cert, chain, errors) =>
+        {
+            CertificateUserName = tls.CheckClient(cert, chain, errors, out refusal, out bool accepted);
+            if (!accepted && cert is not null)
+            {
+                // read now: the certificate is disposed with the failed handshake
+                subject = cert.Subject;
+                issuer = cert.Issuer;
+                thumbprint = (cert as X509Certificate2)?.Thumbprint ?? cert.GetCertHashString();
+            }
+            return accepted;
+        });
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
+        timeout.CancelAfter(tls.HandshakeTimeout);
+        string reason;
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(options, timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            reason = _cts.IsCancellationRequested ? "connection closed" : $"no handshake within {tls.HandshakeTimeout.TotalSeconds:0.#} s";
+        }
+        catch (Exception ex)
+        {
+            // AuthenticationException, IOException, ...: whatever the peer sent, the broker logs it and carries on
+            reason = ex.InnerException is { } inner && inner.Message != ex.Message ? $"{ex.Message} ({inner.Message})" : ex.Message;
+        }
+        _broker.Stats.AddTlsFailure();
+        if (refusal is not null)
+            Log.ClientCertificateRefused(_log, RemoteEndPoint, refusal, subject, issuer, thumbprint);
+        else
+            Log.TlsHandshakeFailed(_log, RemoteEndPoint, reason);
+        return false;
+    }
+
+    /// <summary>A TLS client that hangs up right after the handshake, before any MQTT packet, has almost always
+    /// refused our certificate (clients check it once their side of the handshake is done).</summary>
+    private void OnTlsDroppedBeforeConnect(string how)
+    {
+        _broker.Stats.AddTlsFailure();
+        Log.TlsHandshakeFailed(_log, RemoteEndPoint, $"{how} by the client before CONNECT (did it refuse the server certificate?)");
     }
 
     private async Task ReadLoopAsync()
@@ -246,7 +317,7 @@ internal sealed class MqttConnection : IDisposable
         string? assigned = null;
         if (clientId.Length == 0)
             clientId = assigned = "zhizao-" + Guid.NewGuid().ToString("N");
-        if (_broker.Options.Authenticator is { } auth)
+        if (CertificateUserName is null && _broker.Options.Authenticator is { } auth)
         {
             MqttReasonCode verdict;
             try
@@ -274,7 +345,7 @@ internal sealed class MqttConnection : IDisposable
             }
         }
         ClientId = clientId;
-        UserName = connect.UserName;
+        UserName = CertificateUserName ?? connect.UserName;
         KeepAliveSeconds = connect.KeepAliveSeconds;
         if (props?.MaximumPacketSize is uint mps)
             _writer.MaximumPacketSize = mps;
@@ -739,10 +810,12 @@ internal sealed class MqttConnection : IDisposable
         }
         try
         {
+            if (_stream is SslStream ssl)
+                await ssl.ShutdownAsync(); // TLS close_notify before the FIN
             // everything is written: FIN after the last packet; the read loop drains until the peer closes
             _socket.Shutdown(SocketShutdown.Send);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
         {
             // already closed
         }

@@ -1,5 +1,8 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Threading.Channels;
 
 namespace Zhizao.Mqtt.Client;
@@ -18,6 +21,7 @@ public sealed class MqttClient : IAsyncDisposable
     private readonly LinkedList<Pending> _unacked = new();
     private readonly Dictionary<string, MqttSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly HashSet<ushort> _incomingQos2 = [];
+    private readonly ConditionalWeakTable<MqttPublishPacket, Channel<MqttPacket>> _awaitingAck = [];
     private readonly Queue<TaskCompletionSource> _windowWaiters = new();
     private readonly CancellationTokenSource _disposeCts = new();
     private Channel<MqttPacket> _out;
@@ -91,8 +95,10 @@ public sealed class MqttClient : IAsyncDisposable
             socket.Dispose();
             throw new MqttClientException($"cannot connect to {_options.Host}:{_options.Port}: {ex.Message}", MqttReasonCode.ServerUnavailable, ex);
         }
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (_options.Tls is { } tls)
+            stream = await AuthenticateAsync(stream, tls, timeout.Token);
         var connCts = CancellationTokenSource.CreateLinkedTokenSource(_disposeCts.Token);
-        var stream = new NetworkStream(socket, ownsSocket: true);
         _out = NewQueue();
         _connAckWaiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _connAck = null;
@@ -175,6 +181,34 @@ public sealed class MqttClient : IAsyncDisposable
 
     private Task? _running;
 
+    private async Task<Stream> AuthenticateAsync(Stream inner, MqttClientTlsOptions tls, CancellationToken ct)
+    {
+        SslClientAuthenticationOptions options;
+        try
+        {
+            options = tls.Build(_options.Host);
+        }
+        catch
+        {
+            await inner.DisposeAsync();
+            throw;
+        }
+        var ssl = new SslStream(inner, leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(options, ct);
+            return ssl;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or System.ComponentModel.Win32Exception)
+        {
+            await ssl.DisposeAsync();
+            string why = ex is OperationCanceledException ? "timed out" : ex.InnerException is { } i && i.Message != ex.Message ? $"{ex.Message} ({i.Message})" : ex.Message;
+            // a refused certificate will be refused again: not transient
+            var code = ex is AuthenticationException ? MqttReasonCode.NotAuthorized : MqttReasonCode.ServerUnavailable;
+            throw new MqttClientException($"TLS handshake with {options.TargetHost} ({_options.Host}:{_options.Port}) failed: {why}", code, ex);
+        }
+    }
+
     private async Task SuperviseAsync()
     {
         var delay = _options.ReconnectDelay;
@@ -228,7 +262,7 @@ public sealed class MqttClient : IAsyncDisposable
         _socket?.Dispose();
     }
 
-    private async Task ReadLoopAsync(NetworkStream stream, MqttPacketReader reader, CancellationToken ct)
+    private async Task ReadLoopAsync(Stream stream, MqttPacketReader reader, CancellationToken ct)
     {
         var pipe = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         try
@@ -256,13 +290,13 @@ public sealed class MqttClient : IAsyncDisposable
         }
         finally
         {
-            _connAckWaiter?.TrySetException(new MqttClientException("connection closed before CONNACK", MqttReasonCode.UnspecifiedError));
+            _connAckWaiter?.TrySetException(new MqttClientException($"{_options.Host}:{_options.Port} closed the connection before CONNACK", MqttReasonCode.UnspecifiedError));
             await pipe.CompleteAsync();
             _out.Writer.TryComplete();
         }
     }
 
-    private async Task WriteLoopAsync(NetworkStream stream, MqttPacketWriter writer, ChannelReader<MqttPacket> queue, CancellationToken ct)
+    private async Task WriteLoopAsync(Stream stream, MqttPacketWriter writer, ChannelReader<MqttPacket> queue, CancellationToken ct)
     {
         var pipe = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         using var ping = _options.KeepAliveSeconds > 0 ? new PeriodicTimer(TimeSpan.FromSeconds(_options.KeepAliveSeconds / 2.0)) : null;
@@ -360,15 +394,44 @@ public sealed class MqttClient : IAsyncDisposable
         bool deliver = true;
         if (p.QoS == MqttQoS.ExactlyOnce)
         {
+            // manual: the id counts as received once the application acknowledged it (PUBREC), so a resend of a
+            // message it never acknowledged is delivered again
             lock (_lock)
-                deliver = _incomingQos2.Add(p.PacketId);
+                deliver = _options.ManualAcknowledgement ? !_incomingQos2.Contains(p.PacketId) : _incomingQos2.Add(p.PacketId);
         }
         if (deliver)
+        {
+            if (_options.ManualAcknowledgement && p.QoS != MqttQoS.AtMostOnce)
+            {
+                _awaitingAck.AddOrUpdate(p, _out); // acknowledged on this connection only, when the application says so
+                MessageReceived?.Invoke(p);
+                return;
+            }
             MessageReceived?.Invoke(p);
+        }
         if (p.QoS == MqttQoS.AtLeastOnce)
             _out.Writer.TryWrite(new MqttPubAckPacket { PacketId = p.PacketId });
         else if (p.QoS == MqttQoS.ExactlyOnce)
             _out.Writer.TryWrite(new MqttPubRecPacket { PacketId = p.PacketId });
+    }
+
+    /// <summary>With <see cref="MqttClientOptions.ManualAcknowledgement"/>: sends the PUBACK (QoS 1) or PUBREC (QoS 2)
+    /// of a received PUBLISH. Call in the order the messages arrived. A message that arrived on an earlier connection
+    /// is not acknowledged (the server resends it on the new one); QoS 0 and repeated calls are ignored.</summary>
+    public void Acknowledge(MqttPublishPacket packet)
+    {
+        ArgumentNullException.ThrowIfNull(packet);
+        if (!_awaitingAck.TryGetValue(packet, out var queue))
+            return;
+        _awaitingAck.Remove(packet);
+        if (!ReferenceEquals(queue, _out))
+            return;
+        if (packet.QoS == MqttQoS.ExactlyOnce)
+        {
+            lock (_lock)
+                _incomingQos2.Add(packet.PacketId);
+        }
+        queue.Writer.TryWrite(packet.QoS == MqttQoS.AtLeastOnce ? new MqttPubAckPacket { PacketId = packet.PacketId } : new MqttPubRecPacket { PacketId = packet.PacketId });
     }
 
     private static ushort PacketIdOf(MqttPacket p) => p switch
@@ -533,7 +596,8 @@ public sealed class MqttClient : IAsyncDisposable
             await t.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    /// <summary>Drops the TCP connection without DISCONNECT (tests: simulates a network failure; the will is published).</summary>
+    /// <summary>Drops the TCP connection without DISCONNECT, as a network failure would (the will is published; with
+    /// AutoReconnect a new connection follows, and the server resends what was not acknowledged).</summary>
     public void DropConnection() => _socket?.Dispose();
 
     private void FailAll(Exception ex)

@@ -3,7 +3,10 @@ namespace Zhizao.Mqtt.Client;
 public sealed class MqttClientOptions
 {
     public string Host { get; set; } = "127.0.0.1";
+    /// <summary>1883 for plain MQTT; MQTT over TLS (<see cref="Tls"/>) is usually 8883.</summary>
     public int Port { get; set; } = 1883;
+    /// <summary>MQTT over TLS; null = plain TCP.</summary>
+    public MqttClientTlsOptions? Tls { get; set; }
     public MqttProtocolVersion ProtocolVersion { get; set; } = MqttProtocolVersion.V500;
     /// <summary>Empty asks the server to assign one (v5; 3.1.1 needs <see cref="CleanStart"/>).</summary>
     public string ClientId { get; set; } = "";
@@ -22,6 +25,10 @@ public sealed class MqttClientOptions
     /// <summary>Packets waiting to be written; PublishAsync waits when the queue is full.</summary>
     public int SendQueueCapacity { get; set; } = 8192;
     public bool AutoReconnect { get; set; } = true;
+    /// <summary>When true, an incoming QoS 1/2 PUBLISH is acknowledged (PUBACK/PUBREC) only when the application calls
+    /// <see cref="MqttClient.Acknowledge"/>, e.g. once the message is stored; unacknowledged messages are resent by the
+    /// server after a reconnect to a persistent session (at least once). False: acknowledged on receipt.</summary>
+    public bool ManualAcknowledgement { get; set; }
     /// <summary>First delay between reconnect attempts; doubles up to <see cref="MaxReconnectDelay"/>.</summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);

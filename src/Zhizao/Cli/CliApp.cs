@@ -54,6 +54,7 @@ public static class CliApp
         var historyDays = new Option<double>("--demo-history-days") { Description = "Days of simulated run-to-failure history of the demo's pumps and compressors written at first start; their remaining-useful-life models are trained on it (0: off)", DefaultValueFactory = _ => 7 };
         var faultMinutes = new Option<double>("--demo-fault-minutes") { Description = "The demo starts a bearing fault on compressor l1-comp-01 that fails after this many minutes, so alarms show soon (0: off)", DefaultValueFactory = _ => 12 };
         var mqttPort = new Option<int>("--mqtt-port") { Description = "Embedded MQTT broker on 127.0.0.1 (topics zhizao/lp, zhizao/json, zhizao/v/{equipment}/{tag}); 0 turns it off", DefaultValueFactory = _ => 1883 };
+        var mqtt = new Connectors.Mqtt.MqttCliOptions();
         var apiToken = new Option<string?>("--api-token") { Description = "Require this token on /api (env Zhizao__ApiToken)" };
         var retention = new Option<string?>("--retention") { Description = "Drop data older than this, e.g. 30d" };
         var window = new Option<string>("--out-of-order-window") { Description = "How far behind a series' newest point a write may land, e.g. 1h, 30d (history imports into live series need a wide window)", DefaultValueFactory = _ => "1h" };
@@ -62,6 +63,7 @@ public static class CliApp
         {
             urls, dataDir, noDemo, rate, seed, faultMinutes, historyDays, mqttPort, apiToken, retention, window, headPoints,
         };
+        mqtt.AddTo(cmd);
         cmd.SetAction(async (pr, ct) =>
         {
             var options = new PlatformOptions
@@ -77,6 +79,7 @@ public static class CliApp
                 HeadFlushPoints = pr.GetValue(headPoints),
                 ApiToken = pr.GetValue(apiToken) ?? Environment.GetEnvironmentVariable("Zhizao__ApiToken"),
             };
+            mqtt.Apply(pr, options);
             try
             {
                 options.OutOfOrderWindow = TimeSpan.FromTicks(TimeParam.ParseDuration(pr.GetValue(window)!, "--out-of-order-window") / 100);

@@ -11,6 +11,12 @@ public sealed class PlatformOptions
     /// </summary>
     public int? MqttPort { get; set; }
 
+    /// <summary>MQTT over TLS (8883 when a certificate is configured), client certificates (Connectors/Mqtt/MqttBridgeHosting.cs).</summary>
+    public Connectors.Mqtt.MqttTlsSettings MqttTls { get; } = new();
+
+    /// <summary>Subscribe to an external broker and ingest what arrives (Connectors/Mqtt/MqttBridge.cs).</summary>
+    public Connectors.Mqtt.MqttBridgeSettings MqttBridge { get; } = new();
+
     /// <summary>Where the time-series engine and the metadata database live.</summary>
     public string DataDirectory { get; set; } = "zhizao-data";
 

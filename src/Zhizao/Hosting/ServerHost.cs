@@ -22,6 +22,7 @@ public static class ServerHost
     {
         ArgumentNullException.ThrowIfNull(options);
         TokenAuth.EnsureSafeBinding(options);
+        MqttNodeSecurity.Validate(options);
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -51,7 +52,7 @@ public static class ServerHost
         builder.Services.AddSingleton<DemoPlant>();
         builder.Services.AddSingleton<DemoHistory>();
         builder.Services.AddSingleton<LiveHub>();
-        if (options.MqttPort is > 0 and <= 65535)
+        if (options.MqttPort is > 0 and <= 65535 && !options.MqttTls.Enabled) // with TLS: AddMqttTlsAndBridge
         {
             builder.Services.AddSingleton(new MqttNodeOptions { Enabled = true, Port = options.MqttPort.Value });
             builder.Services.AddSingleton<MqttIngestBridge>();
@@ -63,6 +64,8 @@ public static class ServerHost
         builder.Services.AddSingleton<ConnectorSink>();
         builder.Services.AddSingleton<ConnectorService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectorService>());
+        builder.Services.AddMqttTlsAndBridge(options, dataDir);
+
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
         builder.Services.AddSingleton<RulService>();
