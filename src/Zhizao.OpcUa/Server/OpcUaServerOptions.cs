@@ -2,7 +2,7 @@ using System.Net;
 
 namespace Zhizao.OpcUa.Server;
 
-public sealed class OpcUaServerOptions
+public sealed record OpcUaServerOptions
 {
     /// <summary>Address to listen on; loopback unless a deployment says otherwise.</summary>
     public IPAddress Address { get; init; } = IPAddress.Loopback;
