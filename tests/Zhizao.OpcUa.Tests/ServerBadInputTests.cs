@@ -94,19 +94,29 @@ internal sealed class RawUaClient : IDisposable
 
     public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes, SocketFlags.None);
 
-    /// <summary>The next chunk (type, whole chunk), or (0, []) when the server closed the connection.</summary>
-    public async Task<(uint Type, byte[] Chunk)> ReceiveAsync(int seconds = 30)
+    /// <summary>Returned by <see cref="ReceiveAsync"/> when nothing arrived within the time.</summary>
+    public const uint Silent = uint.MaxValue;
+
+    /// <summary>The next chunk (type, whole chunk), (0, []) when the server closed the connection, (<see cref="Silent"/>, []) on timeout.</summary>
+    public async Task<(uint Type, byte[] Chunk)> ReceiveAsync(double seconds = 30)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        byte[] head = new byte[8];
-        if (!await ReadExactlyAsync(head, timeout.Token))
-            return (0, []);
-        int size = BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(4));
-        byte[] chunk = new byte[size];
-        head.CopyTo(chunk, 0);
-        if (!await ReadExactlyAsync(chunk.AsMemory(8), timeout.Token))
-            return (0, []);
-        return ((uint)(head[0] | head[1] << 8 | head[2] << 16), chunk);
+        try
+        {
+            byte[] head = new byte[8];
+            if (!await ReadExactlyAsync(head, timeout.Token))
+                return (0, []);
+            int size = BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(4));
+            byte[] chunk = new byte[size];
+            head.CopyTo(chunk, 0);
+            if (!await ReadExactlyAsync(chunk.AsMemory(8), timeout.Token))
+                return (0, []);
+            return ((uint)(head[0] | head[1] << 8 | head[2] << 16), chunk);
+        }
+        catch (OperationCanceledException)
+        {
+            return (Silent, []);
+        }
     }
 
     /// <summary>Expects an Error message with the status, then the connection closed; returns the reason text.</summary>
