@@ -86,6 +86,25 @@ internal sealed class RawUaClient : IDisposable
         TokenId = response.SecurityToken.TokenId;
     }
 
+    /// <summary>OpenSecureChannel Renew on the open channel; returns the new token id (not yet used for sending).</summary>
+    public async Task<uint> RenewAsync()
+    {
+        await SendAsync(Open(++_sequence, 9, channelId: ChannelId, requestType: 1));
+        var (opn, chunk) = await ReceiveAsync();
+        Assert.True(opn == MessageTypes.Open, $"expected OPN, got {MessageTypes.Name(opn)}");
+        var d = new BinaryDecoder(chunk);
+        d.ReadRaw(12);
+        d.ReadString();
+        d.ReadByteString();
+        d.ReadByteString();
+        d.ReadRaw(8);
+        var response = (OpenSecureChannelResponse)SecureChannel.DecodeMessage(chunk.AsMemory(d.Position), OpcUaLimits.Default);
+        Assert.Equal(ChannelId, response.SecurityToken.ChannelId);
+        return response.SecurityToken.TokenId;
+    }
+
+    public void UseToken(uint tokenId) => TokenId = tokenId;
+
     public byte[] Msg(IEncodeable request, uint requestId = 2, byte chunkType = (byte)'F') =>
         Chunk(MessageTypes.Message, chunkType, ChannelId, TokenId, ++_sequence, requestId, Encode(request));
 

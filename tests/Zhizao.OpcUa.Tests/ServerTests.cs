@@ -265,6 +265,43 @@ public sealed class ServerTests
         Assert.Equal(0, server.MonitoredItemCount);
     }
 
+    [Fact]
+    public async Task Renewed_token_is_used_after_the_response_and_the_old_one_still_accepted()
+    {
+        await using var server = NewServer();
+        using var raw = await RawUaClient.ConnectAsync(server.Port);
+        await raw.OpenAsync();
+        uint first = raw.TokenId;
+        uint renewed = await raw.RenewAsync();
+        Assert.Equal(first + 1, renewed);
+        var get = new GetEndpointsRequest();
+        await raw.SendAsync(raw.Msg(get, requestId: 10)); // still the old token: accepted during the switch
+        var (type, chunk) = await raw.ReceiveAsync();
+        Assert.Equal(Transport.MessageTypes.Message, type);
+        Assert.Equal(renewed, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(12))); // the server answers with the new one
+        raw.UseToken(renewed);
+        await raw.SendAsync(raw.Msg(get, requestId: 11));
+        (type, chunk) = await raw.ReceiveAsync();
+        Assert.IsType<GetEndpointsResponse>(Transport.SecureChannel.DecodeMessage(chunk.AsMemory(24), OpcUaLimits.Default));
+        Assert.Equal(0, server.BadInputCount);
+    }
+
+    [Fact]
+    public async Task Requests_and_responses_larger_than_a_chunk_are_reassembled()
+    {
+        await using var server = NewServer();
+        await using var client = NewClient(server.EndpointUrl);
+        await client.ConnectAsync();
+        // 6000 ReadValueIds (~170 KB request) and as many DataValues back: several chunks each way
+        var nodes = Enumerable.Range(0, 6000).Select(i => new ReadValueId { NodeId = (i % 3) switch { 0 => Power, 1 => Mode, _ => new NodeId(1, "Plant/missing/" + i) } }).ToArray();
+        var values = await client.ReadAsync(nodes);
+        Assert.Equal(6000, values.Length);
+        Assert.Equal(12.5, values[0].Value.Value);
+        Assert.Equal("auto", values[4].Value.Value);
+        Assert.Equal(StatusCodes.BadNodeIdUnknown, values[5999].Status);
+        Assert.Equal(0, server.BadInputCount);
+    }
+
     private static T Take<T>(BlockingCollection<T> values)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));

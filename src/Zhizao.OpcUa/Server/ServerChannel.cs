@@ -240,13 +240,11 @@ internal sealed class ServerChannel
         {
             throw new ChannelFault(StatusCodes.BadTcpMessageTypeInvalid, IsOpen ? "OpenSecureChannel Issue on an open channel" : $"OpenSecureChannel request type {request.RequestType} is not Issue (0) or Renew (1)");
         }
-        _previousTokenId = _tokenId;
-        _tokenId++;
-        IsOpen = true;
+        uint newToken = _tokenId + 1;
         uint lifetime = Math.Clamp(request.RequestedLifetime == 0 ? 3_600_000u : request.RequestedLifetime, 60_000u, 3_600_000u);
         var response = new OpenSecureChannelResponse
         {
-            SecurityToken = new ChannelSecurityToken { ChannelId = ChannelId, TokenId = _tokenId, CreatedAt = DateTime.UtcNow, RevisedLifetime = lifetime },
+            SecurityToken = new ChannelSecurityToken { ChannelId = ChannelId, TokenId = newToken, CreatedAt = DateTime.UtcNow, RevisedLifetime = lifetime },
             ServerNonce = [],
         };
         response.ResponseHeader.RequestHandle = request.RequestHeader.RequestHandle;
@@ -269,6 +267,10 @@ internal sealed class ServerChannel
             byte[] opn = e.ToArray();
             ChunkHeader.Write(opn, MessageTypes.Open, (byte)'F', opn.Length);
             await _stream.WriteAsync(opn, ct);
+            // switch only after the client has the new token in hand; its chunks may use either until it switches too
+            _previousTokenId = _tokenId;
+            _tokenId = newToken;
+            IsOpen = true;
         }
         finally
         {
