@@ -35,12 +35,17 @@ public sealed partial class OpcUaServer : IAsyncDisposable
         Options = options ?? new OpcUaServerOptions();
         if (Options.Port is < 0 or > 65535)
             throw new ArgumentOutOfRangeException(nameof(options), $"port {Options.Port} outside 0..65535");
+        if (!Options.AllowSecurityNone && Options.Certificates is null)
+            throw new ArgumentException("with AllowSecurityNone off the server needs Certificates for Basic256Sha256", nameof(options));
         if (Options.Limits.ReceiveBufferSize < 8192)
             throw new ArgumentOutOfRangeException(nameof(options), "Limits.ReceiveBufferSize must be at least 8192");
         AddressSpace = new AddressSpace(Options.NamespaceUri);
     }
 
     public OpcUaServerOptions Options { get; }
+
+    internal IEnumerable<string> OfferedPolicies =>
+        (Options.AllowSecurityNone ? [SecurityPolicies.None] : Array.Empty<string>()).Concat(Options.Certificates is null ? [] : [SecurityPolicies.Basic256Sha256]);
     public AddressSpace AddressSpace { get; }
     public int Port { get; private set; }
 
@@ -162,10 +167,12 @@ public sealed partial class OpcUaServer : IAsyncDisposable
     {
         try
         {
+            if (request is GetEndpointsRequest endpoints)
+                return new GetEndpointsResponse { Endpoints = Endpoints(endpoints.EndpointUrl) };
+            if (channel.SecurityMode == MessageSecurityMode.None && !Options.AllowSecurityNone)
+                return Fault(StatusCodes.BadSecurityModeRejected); // a None channel is for discovery only here
             switch (request)
             {
-                case GetEndpointsRequest r:
-                    return new GetEndpointsResponse { Endpoints = Endpoints(r.EndpointUrl) };
                 case CreateSessionRequest r:
                     return CreateSession(channel, r);
                 case ActivateSessionRequest r:
@@ -216,26 +223,33 @@ public sealed partial class OpcUaServer : IAsyncDisposable
             tokens.Add(new UserTokenPolicy { PolicyId = "anonymous", TokenType = UserTokenType.Anonymous });
         if (Options.Users is { Count: > 0 })
             tokens.Add(new UserTokenPolicy { PolicyId = "username", TokenType = UserTokenType.UserName, SecurityPolicyUri = SecurityPolicies.None });
-        return
-        [
-            new EndpointDescription
+        byte[]? certificate = Options.Certificates?.ApplicationCertificate.RawData;
+        var modes = new List<(MessageSecurityMode Mode, string Policy, byte Level)>();
+        if (Options.AllowSecurityNone)
+            modes.Add((MessageSecurityMode.None, SecurityPolicies.None, 0));
+        if (certificate is not null)
+        {
+            modes.Add((MessageSecurityMode.Sign, SecurityPolicies.Basic256Sha256, 2));
+            modes.Add((MessageSecurityMode.SignAndEncrypt, SecurityPolicies.Basic256Sha256, 3));
+        }
+        return [.. modes.Select(m => new EndpointDescription
+        {
+            EndpointUrl = string.IsNullOrEmpty(requestedUrl) ? EndpointUrl : requestedUrl,
+            Server = new ApplicationDescription
             {
-                EndpointUrl = string.IsNullOrEmpty(requestedUrl) ? EndpointUrl : requestedUrl,
-                Server = new ApplicationDescription
-                {
-                    ApplicationUri = Options.ApplicationUri,
-                    ProductUri = "urn:zhizao",
-                    ApplicationName = new LocalizedText("en", Options.ApplicationName),
-                    ApplicationType = ApplicationType.Server,
-                    DiscoveryUrls = [EndpointUrl],
-                },
-                SecurityMode = MessageSecurityMode.None,
-                SecurityPolicyUri = SecurityPolicies.None,
-                UserIdentityTokens = [.. tokens],
-                TransportProfileUri = "http://opcfoundation.org/UA-Profile/Transport/uatcp-uasc-uabinary",
-                SecurityLevel = 0,
+                ApplicationUri = Options.Certificates?.ApplicationUri ?? Options.ApplicationUri,
+                ProductUri = "urn:zhizao",
+                ApplicationName = new LocalizedText("en", Options.ApplicationName),
+                ApplicationType = ApplicationType.Server,
+                DiscoveryUrls = [EndpointUrl],
             },
-        ];
+            ServerCertificate = certificate,
+            SecurityMode = m.Mode,
+            SecurityPolicyUri = m.Policy,
+            UserIdentityTokens = [.. tokens],
+            TransportProfileUri = "http://opcfoundation.org/UA-Profile/Transport/uatcp-uasc-uabinary",
+            SecurityLevel = m.Level,
+        })];
     }
 
     private ServiceResponse CreateSession(ServerChannel channel, CreateSessionRequest r)
@@ -245,19 +259,34 @@ public sealed partial class OpcUaServer : IAsyncDisposable
         {
             if (_sessions.Count >= Options.MaxSessions)
                 return Fault(ServerStatusCodes.BadTooManySessions);
+            var signature = new SignatureData();
+            if (channel.SecurityMode != MessageSecurityMode.None)
+            {
+                if (r.ClientNonce is not { Length: >= 32 } || r.ClientCertificate is null || !r.ClientCertificate.AsSpan().SequenceEqual(channel.ClientCertificate!.RawData))
+                    return Fault(r.ClientNonce is not { Length: >= 32 } ? StatusCodes.BadNonceInvalid : StatusCodes.BadCertificateInvalid);
+                signature = new SignatureData
+                {
+                    Algorithm = Security.CryptoUtils.RsaSha256SignatureUri,
+                    Signature = Security.CryptoUtils.RsaSign(Options.Certificates!.ApplicationCertificate, [.. r.ClientCertificate, .. r.ClientNonce]),
+                };
+            }
             var session = new ServerSession(new NodeId(1, Guid.NewGuid()), new NodeId(0, RandomNumberGenerator.GetBytes(32)), r.SessionName ?? "", timeout)
             {
                 Channel = channel,
+                ServerNonce = RandomNumberGenerator.GetBytes(32),
+                ClientCertificate = r.ClientCertificate,
             };
             _sessions[session.AuthenticationToken] = session;
-            Log($"OPC UA server: session '{session.Name}' created on channel {channel.ChannelId}");
+            Log($"OPC UA server: session '{session.Name}' created on channel {channel.ChannelId} ({channel.SecurityMode})");
             return new CreateSessionResponse
             {
                 SessionId = session.SessionId,
                 AuthenticationToken = session.AuthenticationToken,
                 RevisedSessionTimeout = timeout,
-                ServerNonce = RandomNumberGenerator.GetBytes(32),
+                ServerNonce = session.ServerNonce,
+                ServerCertificate = Options.Certificates?.ApplicationCertificate.RawData,
                 ServerEndpoints = Endpoints(r.EndpointUrl),
+                ServerSignature = signature,
                 MaxRequestMessageSize = (uint)Options.Limits.MaxMessageSize,
             };
         }
@@ -292,6 +321,18 @@ public sealed partial class OpcUaServer : IAsyncDisposable
                 return Fault(StatusCodes.BadSessionIdInvalid);
             if (session.Activated && session.UserName != user)
                 return Fault(ServerStatusCodes.BadIdentityChangeNotSupported);
+            if (channel.SecurityMode != MessageSecurityMode.None)
+            {
+                // the client proves it holds the key of the channel's certificate by signing our certificate and last nonce
+                byte[] signed = [.. Options.Certificates!.ApplicationCertificate.RawData, .. session.ServerNonce];
+                if (channel.ClientCertificate is null || r.ClientSignature.Signature is null
+                    || session.ClientCertificate is null || !session.ClientCertificate.AsSpan().SequenceEqual(channel.ClientCertificate.RawData)
+                    || !Security.CryptoUtils.RsaVerify(channel.ClientCertificate, signed, r.ClientSignature.Signature))
+                {
+                    Log($"OPC UA server: channel {channel.ChannelId}: ActivateSession client signature does not verify");
+                    return Fault(StatusCodes.BadApplicationSignatureInvalid);
+                }
+            }
             if (session.Channel != channel)
             {
                 session.PublishQueue.Clear();
@@ -303,7 +344,8 @@ public sealed partial class OpcUaServer : IAsyncDisposable
             session.LastActivity = DateTime.UtcNow;
             foreach (var s in session.Subscriptions.Values)
                 s.SendKeepAliveNow = true;
-            return new ActivateSessionResponse { ServerNonce = RandomNumberGenerator.GetBytes(32) };
+            session.ServerNonce = RandomNumberGenerator.GetBytes(32);
+            return new ActivateSessionResponse { ServerNonce = session.ServerNonce };
         }
     }
 

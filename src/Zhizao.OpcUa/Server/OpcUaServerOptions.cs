@@ -22,6 +22,16 @@ public sealed record OpcUaServerOptions
     public bool AllowAnonymous { get; init; } = true;
 
     /// <summary>
+    /// The server's own certificate and the trust list for client certificates. When set, the server also offers
+    /// Basic256Sha256 with Sign and with SignAndEncrypt; a client certificate not in trusted/ is refused (and saved to
+    /// rejected/) unless <see cref="Security.CertificateStore.AutoAcceptUntrusted"/> is on.
+    /// </summary>
+    public Security.CertificateStore? Certificates { get; init; }
+
+    /// <summary>Offer the SecurityPolicy None endpoint (default). Turn off to accept only Basic256Sha256 channels.</summary>
+    public bool AllowSecurityNone { get; init; } = true;
+
+    /// <summary>
     /// User names and passwords accepted by ActivateSession. The only endpoint is SecurityPolicy None, so a password
     /// travels in plain text: use this on loopback or a trusted segment only. Passwords are never logged.
     /// </summary>

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Zhizao.OpcUa.Security;
 using Zhizao.OpcUa.Transport;
 
 namespace Zhizao.OpcUa.Server;
@@ -29,6 +31,11 @@ internal sealed class ServerChannel
     private TransportSettings? _client;
     private uint _tokenId;
     private uint _previousTokenId;
+    private TokenKeys? _keys;
+    private TokenKeys? _previousKeys;
+    private X509Certificate2? _clientCertificate;
+    private bool _sign;
+    private bool _encrypt;
     private uint? _receiveSequence;
     private uint _sendSequence;
     private byte[]? _partial;
@@ -51,6 +58,23 @@ internal sealed class ServerChannel
     public string Peer { get; }
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
     public bool IsOpen { get; private set; }
+    public MessageSecurityMode SecurityMode { get; private set; } = MessageSecurityMode.None;
+
+    /// <summary>The client's certificate on a Basic256Sha256 channel.</summary>
+    public X509Certificate2? ClientCertificate => _clientCertificate;
+
+    /// <summary>Keys of one token: the client's (to verify and decrypt what it sends) and ours (to sign and encrypt).</summary>
+    private sealed class TokenKeys(SymmetricKeys client, SymmetricKeys server) : IDisposable
+    {
+        public SymmetricKeys Client { get; } = client;
+        public SymmetricKeys Server { get; } = server;
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            Server.Dispose();
+        }
+    }
 
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -151,6 +175,8 @@ internal sealed class ServerChannel
             ArrayPool<byte>.Shared.Return(_partial);
         _partial = null;
         _server.OnChannelClosed(this);
+        _keys?.Dispose();
+        _previousKeys?.Dispose();
     }
 
     private async Task<(ChunkHeader, byte[])> ReadChunkAsync(CancellationToken ct)
@@ -217,65 +243,186 @@ internal sealed class ServerChannel
         d.ReadRaw(8);
         uint channelId = d.ReadUInt32();
         string? policy = d.ReadString();
-        d.ReadByteString();
-        d.ReadByteString();
-        if (policy != SecurityPolicies.None)
-            throw new ChannelFault(StatusCodes.BadSecurityPolicyRejectedCode, $"security policy '{policy}' is not offered; this server speaks {SecurityPolicies.None}");
-        if (d.Remaining < 8)
+        byte[]? senderCertificate = d.ReadByteString();
+        byte[]? receiverThumbprint = d.ReadByteString();
+        int headerEnd = d.Position;
+        var store = _server.Options.Certificates;
+        bool secure = policy == SecurityPolicies.Basic256Sha256 && store is not null;
+        if (policy != SecurityPolicies.None && !secure) // None stays open for discovery even when its endpoint is off
+            throw new ChannelFault(StatusCodes.BadSecurityPolicyRejectedCode, $"security policy '{policy}' is not offered; this server speaks {string.Join(", ", _server.OfferedPolicies)}");
+        if (IsOpen && secure != (SecurityMode != MessageSecurityMode.None))
+            throw new ChannelFault(StatusCodes.BadSecurityPolicyRejectedCode, $"renew with policy '{policy}' on a channel opened with another");
+        ReadOnlyMemory<byte> plain;
+        int bodyOffset;
+        if (!secure)
+        {
+            plain = chunk.AsMemory(headerEnd, header.Size - headerEnd);
+            bodyOffset = headerEnd;
+        }
+        else
+        {
+            var own = store!.ApplicationCertificate;
+            if (receiverThumbprint is null || !receiverThumbprint.AsSpan().SequenceEqual(CryptoUtils.Thumbprint(own.RawData)))
+                throw new ChannelFault(StatusCodes.BadCertificateInvalid, "OpenSecureChannel is encrypted for a certificate other than this server's");
+            X509Certificate2 client;
+            try
+            {
+                client = store.ValidateServerCertificate(senderCertificate); // the same trust rules apply to client certificates
+            }
+            catch (OpcUaSecurityException e)
+            {
+                throw new ChannelFault(e.Status, "client certificate refused: " + e.Message);
+            }
+            if (_clientCertificate is not null && !_clientCertificate.RawData.AsSpan().SequenceEqual(client.RawData))
+                throw new ChannelFault(StatusCodes.BadCertificateInvalid, "renew signed with a certificate other than the one that opened the channel");
+            byte[] decrypted;
+            try
+            {
+                decrypted = CryptoUtils.RsaDecrypt(own, chunk.AsSpan(headerEnd, header.Size - headerEnd));
+            }
+            catch (OpcUaSecurityException e)
+            {
+                throw new ChannelFault(e.Status, "OpenSecureChannel does not decrypt: " + e.Message);
+            }
+            int signatureSize = CryptoUtils.KeySizeBytes(client);
+            if (decrypted.Length < 8 + 1 + signatureSize)
+                throw new ChannelFault(StatusCodes.BadSecurityChecksFailed, "decrypted OpenSecureChannel is too short");
+            int signedEnd = decrypted.Length - signatureSize;
+            byte[] signedData = [.. chunk.AsSpan(0, headerEnd), .. decrypted.AsSpan(0, signedEnd)];
+            if (!CryptoUtils.RsaVerify(client, signedData, decrypted.AsSpan(signedEnd)))
+                throw new ChannelFault(StatusCodes.BadSecurityChecksFailed, "OpenSecureChannel signature does not verify with the client certificate");
+            bool extra = CryptoUtils.KeySizeBytes(own) > 256;
+            int padding = decrypted[signedEnd - 1];
+            if (extra)
+                padding = padding << 8 | decrypted[signedEnd - 2];
+            int bodyEnd = signedEnd - 1 - (extra ? 1 : 0) - padding;
+            if (bodyEnd < 8)
+                throw new ChannelFault(StatusCodes.BadSecurityChecksFailed, $"OpenSecureChannel padding of {padding} bytes runs past the sequence header");
+            plain = decrypted.AsMemory(0, bodyEnd);
+            bodyOffset = headerEnd;
+            _clientCertificate ??= client;
+        }
+        if (plain.Length < 8)
             throw new ChannelFault(StatusCodes.BadTcpMessageTypeInvalid, "OPN chunk is too short for its sequence header");
-        uint sequence = d.ReadUInt32();
-        uint requestId = d.ReadUInt32();
+        uint sequence = BinaryPrimitives.ReadUInt32LittleEndian(plain.Span);
+        uint requestId = BinaryPrimitives.ReadUInt32LittleEndian(plain.Span[4..]);
         CheckSequence(sequence);
-        int at = d.Position;
-        if (SecureChannel.DecodeMessage(chunk.AsMemory(at, header.Size - at), _limits, at) is not OpenSecureChannelRequest request)
+        if (SecureChannel.DecodeMessage(plain[8..], _limits, bodyOffset + 8) is not OpenSecureChannelRequest request)
             throw new ChannelFault(StatusCodes.BadTcpMessageTypeInvalid, "OPN chunk does not carry an OpenSecureChannelRequest");
-        if (request.SecurityMode != MessageSecurityMode.None)
-            throw new ChannelFault(StatusCodes.BadSecurityModeRejectedCode, $"security mode {request.SecurityMode} is not offered; this server speaks None");
+        var mode = request.SecurityMode;
+        if (secure ? mode is not (MessageSecurityMode.Sign or MessageSecurityMode.SignAndEncrypt) : mode != MessageSecurityMode.None)
+            throw new ChannelFault(StatusCodes.BadSecurityModeRejectedCode, $"security mode {mode} does not go with policy '{policy}'");
         if (request.RequestType == 1)
         {
             if (!IsOpen || channelId != ChannelId)
                 throw new ChannelFault(StatusCodes.BadTcpSecureChannelUnknown, $"renew for channel {channelId}, this connection's is {(IsOpen ? ChannelId : 0)}");
+            if (mode != SecurityMode)
+                throw new ChannelFault(StatusCodes.BadSecurityModeRejectedCode, $"renew asks for {mode}, the channel was opened with {SecurityMode}");
         }
         else if (request.RequestType != 0 || IsOpen)
         {
             throw new ChannelFault(StatusCodes.BadTcpMessageTypeInvalid, IsOpen ? "OpenSecureChannel Issue on an open channel" : $"OpenSecureChannel request type {request.RequestType} is not Issue (0) or Renew (1)");
+        }
+        byte[] serverNonce = [];
+        TokenKeys? keys = null;
+        if (secure)
+        {
+            byte[] clientNonce = request.ClientNonce ?? [];
+            if (clientNonce.Length != CryptoUtils.NonceLength)
+                throw new ChannelFault(StatusCodes.BadNonceInvalid, $"client nonce is {clientNonce.Length} bytes, expected {CryptoUtils.NonceLength}");
+            serverNonce = CryptoUtils.Nonce();
+            keys = new TokenKeys(new SymmetricKeys(serverNonce, clientNonce), new SymmetricKeys(clientNonce, serverNonce));
         }
         uint newToken = _tokenId + 1;
         uint lifetime = Math.Clamp(request.RequestedLifetime == 0 ? 3_600_000u : request.RequestedLifetime, 60_000u, 3_600_000u);
         var response = new OpenSecureChannelResponse
         {
             SecurityToken = new ChannelSecurityToken { ChannelId = ChannelId, TokenId = newToken, CreatedAt = DateTime.UtcNow, RevisedLifetime = lifetime },
-            ServerNonce = [],
+            ServerNonce = serverNonce,
         };
         response.ResponseHeader.RequestHandle = request.RequestHeader.RequestHandle;
         response.ResponseHeader.Timestamp = DateTime.UtcNow;
         using var body = new BinaryEncoder(_limits, 256);
         body.WriteNodeId(response.BinaryEncodingId);
         response.Encode(body);
-        using var e = new BinaryEncoder(_limits, 256);
-        e.WriteRaw(stackalloc byte[8]);
-        e.WriteUInt32(ChannelId);
-        e.WriteString(SecurityPolicies.None);
-        e.WriteByteString(null);
-        e.WriteByteString(null);
         await _sendLock.WaitAsync(ct);
         try
         {
-            e.WriteUInt32(NextSendSequence());
-            e.WriteUInt32(requestId);
-            e.WriteRaw(body.WrittenSpan);
-            byte[] opn = e.ToArray();
-            ChunkHeader.Write(opn, MessageTypes.Open, (byte)'F', opn.Length);
+            byte[] opn = secure
+                ? AsymmetricChunk(store!.ApplicationCertificate, _clientCertificate!, requestId, body.WrittenSpan)
+                : PlainOpenChunk(requestId, body.WrittenSpan);
             await _stream.WriteAsync(opn, ct);
             // switch only after the client has the new token in hand; its chunks may use either until it switches too
             _previousTokenId = _tokenId;
             _tokenId = newToken;
+            _previousKeys?.Dispose();
+            _previousKeys = _keys;
+            _keys = keys;
+            SecurityMode = mode;
+            _sign = mode != MessageSecurityMode.None;
+            _encrypt = mode == MessageSecurityMode.SignAndEncrypt;
             IsOpen = true;
         }
         finally
         {
             _sendLock.Release();
         }
+    }
+
+    private byte[] PlainOpenChunk(uint requestId, ReadOnlySpan<byte> body)
+    {
+        using var e = new BinaryEncoder(_limits, 256);
+        e.WriteRaw(stackalloc byte[8]);
+        e.WriteUInt32(ChannelId);
+        e.WriteString(SecurityPolicies.None);
+        e.WriteByteString(null);
+        e.WriteByteString(null);
+        e.WriteUInt32(NextSendSequence());
+        e.WriteUInt32(requestId);
+        e.WriteRaw(body);
+        byte[] opn = e.ToArray();
+        ChunkHeader.Write(opn, MessageTypes.Open, (byte)'F', opn.Length);
+        return opn;
+    }
+
+    /// <summary>An OPN chunk signed with our key and encrypted for the client's (Part 6, 6.7.2), as the client writes its own.</summary>
+    private byte[] AsymmetricChunk(X509Certificate2 own, X509Certificate2 client, uint requestId, ReadOnlySpan<byte> body)
+    {
+        using var header = new BinaryEncoder(_limits, 4096);
+        header.WriteRaw(stackalloc byte[8]);
+        header.WriteUInt32(ChannelId);
+        header.WriteString(SecurityPolicies.Basic256Sha256);
+        header.WriteByteString(own.RawData);
+        header.WriteByteString(CryptoUtils.Thumbprint(client.RawData));
+        int headerLength = header.Position;
+        int signatureSize = CryptoUtils.KeySizeBytes(own);
+        int cipherBlock = CryptoUtils.KeySizeBytes(client);
+        int plainBlock = cipherBlock - CryptoUtils.OaepSha1Overhead;
+        bool extraPadding = cipherBlock > 256;
+        int unpadded = 8 + body.Length + 1 + (extraPadding ? 1 : 0) + signatureSize;
+        int padding = (plainBlock - unpadded % plainBlock) % plainBlock;
+        int plainLength = unpadded + padding;
+        int size = headerLength + (plainLength / plainBlock * cipherBlock);
+        byte[] signed = new byte[headerLength + plainLength];
+        header.WrittenSpan.CopyTo(signed);
+        ChunkHeader.Write(signed, MessageTypes.Open, (byte)'F', size);
+        int at = headerLength;
+        BinaryPrimitives.WriteUInt32LittleEndian(signed.AsSpan(at), NextSendSequence());
+        BinaryPrimitives.WriteUInt32LittleEndian(signed.AsSpan(at + 4), requestId);
+        at += 8;
+        body.CopyTo(signed.AsSpan(at));
+        at += body.Length;
+        signed.AsSpan(at, padding + 1).Fill((byte)padding);
+        at += padding + 1;
+        if (extraPadding)
+            signed[at++] = (byte)(padding >> 8);
+        byte[] signature = CryptoUtils.RsaSign(own, signed.AsSpan(0, at));
+        signature.CopyTo(signed, at);
+        byte[] encrypted = CryptoUtils.RsaEncrypt(client, signed.AsSpan(headerLength));
+        byte[] chunk = new byte[size];
+        signed.AsSpan(0, headerLength).CopyTo(chunk);
+        encrypted.CopyTo(chunk, headerLength);
+        return chunk;
     }
 
     private async Task<bool> ProcessSymmetricAsync(ChunkHeader header, byte[] chunk)
@@ -292,12 +439,15 @@ internal sealed class ServerChannel
         uint tokenId = BinaryPrimitives.ReadUInt32LittleEndian(span[12..]);
         if (tokenId != _tokenId && (tokenId != _previousTokenId || tokenId == 0))
             throw new ChannelFault(StatusCodes.BadSecureChannelTokenUnknown, $"{what} chunk uses token {tokenId}, the channel's is {_tokenId} (offset 12)");
+        int end = header.Size;
+        if (_sign)
+            end = Unprotect(what, tokenId == _tokenId ? _keys! : _previousKeys!, span);
         uint sequence = BinaryPrimitives.ReadUInt32LittleEndian(span[16..]);
         uint requestId = BinaryPrimitives.ReadUInt32LittleEndian(span[20..]);
         CheckSequence(sequence);
         if (header.MessageType == MessageTypes.Close)
             return false;
-        var body = span[24..];
+        var body = span[24..end];
         if (header.ChunkType == (byte)'A')
         {
             DropPartial();
@@ -305,7 +455,7 @@ internal sealed class ServerChannel
         }
         if (_partial is null && header.ChunkType == (byte)'F')
         {
-            await DispatchAsync(requestId, chunk.AsMemory(24, header.Size - 24));
+            await DispatchAsync(requestId, chunk.AsMemory(24, end - 24));
             return true;
         }
         if (_partial is not null && requestId != _partialRequestId)
@@ -339,6 +489,34 @@ internal sealed class ServerChannel
             }
         }
         return true;
+    }
+
+    /// <summary>Decrypts (SignAndEncrypt) and verifies a symmetric chunk in place; returns where its body ends.</summary>
+    private int Unprotect(string what, TokenKeys keys, Span<byte> span)
+    {
+        int size = span.Length;
+        if (_encrypt)
+        {
+            if ((size - 16) % CryptoUtils.SymmetricBlockSize != 0)
+                throw new ChannelFault(StatusCodes.BadSecurityChecksFailed, $"{what} encrypted part of {size - 16} bytes is not a multiple of the AES block");
+            keys.Client.Decrypt(span[16..]);
+        }
+        int end = size - CryptoUtils.SymmetricSignatureSize;
+        if (end < 24 || !keys.Client.Verify(span[..end], span[end..size]))
+            throw new ChannelFault(StatusCodes.BadSecurityChecksFailed, $"{what} chunk signature does not verify");
+        if (_encrypt)
+        {
+            int padding = span[end - 1];
+            if (end - 1 - padding < 24)
+                throw new ChannelFault(StatusCodes.BadSecurityChecksFailed, $"{what} padding of {padding} bytes runs past the headers");
+            for (int i = end - 1 - padding; i < end - 1; i++)
+            {
+                if (span[i] != padding)
+                    throw new ChannelFault(StatusCodes.BadSecurityChecksFailed, $"{what} padding byte at offset {i} is {span[i]}, expected {padding}");
+            }
+            end -= padding + 1;
+        }
+        return end;
     }
 
     private void DropPartial()
@@ -387,7 +565,7 @@ internal sealed class ServerChannel
         {
             body.WriteNodeId(response.BinaryEncodingId);
             response.Encode(body);
-            int maxBody = (int)Math.Min(client.ReceiveBufferSize, 65535u) - 24;
+            int maxBody = MaxBody((int)Math.Min(client.ReceiveBufferSize, 65535u));
             int chunks = Math.Max(1, (body.Position + maxBody - 1) / maxBody);
             if ((client.MaxMessageSize != 0 && body.Position > client.MaxMessageSize) || (client.MaxChunkCount != 0 && chunks > client.MaxChunkCount))
             {
@@ -429,9 +607,19 @@ internal sealed class ServerChannel
         }
     }
 
+    private int MaxBody(int sendBuffer)
+    {
+        int space = sendBuffer - 16;
+        if (_encrypt)
+            return (space / CryptoUtils.SymmetricBlockSize * CryptoUtils.SymmetricBlockSize) - 8 - CryptoUtils.SymmetricSignatureSize - 1;
+        return space - 8 - (_sign ? CryptoUtils.SymmetricSignatureSize : 0);
+    }
+
     private async Task WriteChunkAsync(byte chunkType, uint requestId, ReadOnlyMemory<byte> body)
     {
-        int size = 24 + body.Length;
+        int plain = 8 + body.Length;
+        int padding = _encrypt ? (CryptoUtils.SymmetricBlockSize - ((plain + 1 + CryptoUtils.SymmetricSignatureSize) % CryptoUtils.SymmetricBlockSize)) % CryptoUtils.SymmetricBlockSize : 0;
+        int size = 16 + plain + (_encrypt ? padding + 1 : 0) + (_sign ? CryptoUtils.SymmetricSignatureSize : 0);
         byte[] chunk = ArrayPool<byte>.Shared.Rent(size);
         try
         {
@@ -442,6 +630,16 @@ internal sealed class ServerChannel
             BinaryPrimitives.WriteUInt32LittleEndian(span[16..], NextSendSequence());
             BinaryPrimitives.WriteUInt32LittleEndian(span[20..], requestId);
             body.Span.CopyTo(span[24..]);
+            int at = 24 + body.Length;
+            if (_encrypt)
+            {
+                span.Slice(at, padding + 1).Fill((byte)padding);
+                at += padding + 1;
+            }
+            if (_sign)
+                _keys!.Server.Sign(span[..at], span.Slice(at, CryptoUtils.SymmetricSignatureSize));
+            if (_encrypt)
+                _keys!.Server.Encrypt(span[16..]);
             await _stream.WriteAsync(chunk.AsMemory(0, size), _life.Token);
         }
         finally

@@ -13,6 +13,10 @@ internal sealed class ServerSession(NodeId sessionId, NodeId authenticationToken
     public ServerChannel? Channel { get; set; }
     public bool Activated { get; set; }
     public string? UserName { get; set; }
+
+    /// <summary>The nonce of our last CreateSession/ActivateSession response: the client signs it with our certificate.</summary>
+    public byte[] ServerNonce { get; set; } = [];
+    public byte[]? ClientCertificate { get; set; }
     public DateTime LastActivity { get; set; } = DateTime.UtcNow;
     public Dictionary<uint, ServerSubscription> Subscriptions { get; } = [];
     public Queue<PendingPublish> PublishQueue { get; } = new();
