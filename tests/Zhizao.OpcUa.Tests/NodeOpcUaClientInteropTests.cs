@@ -8,16 +8,22 @@ namespace Zhizao.OpcUa.Tests;
 public sealed class NodeOpcUaClientInteropTests
 {
     [NodeFact]
-    public async Task Node_opcua_client_browses_reads_writes_and_subscribes_to_our_server()
+    public Task Node_opcua_client_browses_reads_writes_and_subscribes_to_our_server() => RunAsync(MessageSecurityMode.None);
+
+    [NodeFact]
+    public Task Node_opcua_client_does_the_same_over_Basic256Sha256_SignAndEncrypt() => RunAsync(MessageSecurityMode.SignAndEncrypt);
+
+    private static async Task RunAsync(MessageSecurityMode mode)
     {
         await EnsureNodeOpcUaAsync();
         var log = new List<string>();
-        await using var server = ServerTests.NewServer(log: log);
-        var power = (UaVariable)server.AddressSpace.Find(ServerTests.Power)!;
         string pki = Directory.CreateTempSubdirectory("zhizao-opcua-client-peer-").FullName;
+        await using var server = ServerTests.NewServer(log: log, certificates: mode == MessageSecurityMode.None ? null
+            : new Security.CertificateStore(Path.Combine(pki, "server"), "urn:zhizao:interop-server", "Zhizao interop server") { AutoAcceptUntrusted = true });
+        var power = (UaVariable)server.AddressSpace.Find(ServerTests.Power)!;
         try
         {
-            using var process = Process.Start(new ProcessStartInfo("node", [Path.Combine(NodeOpcUaServer.PeersDirectory, "client.js"), server.EndpointUrl, pki, "press-01"])
+            using var process = Process.Start(new ProcessStartInfo("node", [Path.Combine(NodeOpcUaServer.PeersDirectory, "client.js"), server.EndpointUrl, pki, "press-01", mode.ToString()])
             {
                 WorkingDirectory = NodeOpcUaServer.PeersDirectory,
                 RedirectStandardOutput = true,
@@ -39,6 +45,7 @@ public sealed class NodeOpcUaClientInteropTests
             Assert.True(process.ExitCode == 0, $"node-opcua client failed ({process.ExitCode}): {output}\n{await stderr}\nserver log:\n{string.Join("\n", log)}");
             using var json = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
             var r = json.RootElement;
+            Assert.Equal(mode.ToString(), r.GetProperty("securityMode").GetString());
             string[] Strings(string name) => [.. r.GetProperty(name).EnumerateArray().Select(e => e.GetString()!)];
             Assert.Contains("Plant", Strings("objects"));
             Assert.Contains("Server", Strings("objects"));

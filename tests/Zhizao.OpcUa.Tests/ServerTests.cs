@@ -14,12 +14,14 @@ public sealed class ServerTests
     internal static readonly NodeId Setpoint = new(1, "Plant/press-01/setpoint");
 
     /// <summary>A server on a free loopback port with Plant/press-01/{power_kw, part_count, running, mode, setpoint}.</summary>
-    internal static OpcUaServer NewServer(int port = 0, IReadOnlyDictionary<string, string>? users = null, List<string>? log = null)
+    internal static OpcUaServer NewServer(int port = 0, IReadOnlyDictionary<string, string>? users = null, List<string>? log = null,
+        Security.CertificateStore? certificates = null)
     {
         var server = new OpcUaServer(new OpcUaServerOptions
         {
             Port = port,
             Users = users,
+            Certificates = certificates,
             Log = log is null ? null : m => { lock (log) log.Add(m); },
         });
         var space = server.AddressSpace;

@@ -1,6 +1,6 @@
 // A node-opcua CLIENT for the interop tests of our OPC UA server (Zhizao.OpcUa.Server).
-// usage: node client.js ENDPOINT_URL PKI_DIR MACHINE
-// Connects (SecurityPolicy None, anonymous), browses Objects -> Plant -> MACHINE, reads every variable there, writes
+// usage: node client.js ENDPOINT_URL PKI_DIR MACHINE [None|Sign|SignAndEncrypt]
+// Connects (anonymous; SecurityPolicy None, or Basic256Sha256 for Sign/SignAndEncrypt), browses Objects -> Plant -> MACHINE, reads every variable there, writes
 // MACHINE/setpoint = 3.5, subscribes to MACHINE/power_kw (100 ms) until it has seen 3 changes, and prints one JSON line.
 "use strict";
 const path = require("path");
@@ -9,7 +9,9 @@ const {
     ClientMonitoredItem, TimestampsToReturn, DataType, BrowseDirection
 } = require("node-opcua");
 
-const [url, pki, machine] = process.argv.slice(2);
+const [url, pki, machine, modeName] = process.argv.slice(2);
+const mode = MessageSecurityMode[modeName || "None"];
+const policy = mode === MessageSecurityMode.None ? SecurityPolicy.None : SecurityPolicy.Basic256Sha256;
 const version = require("node-opcua/package.json").version;
 
 function plain(v) {
@@ -28,13 +30,13 @@ async function main() {
     const client = OPCUAClient.create({
         applicationName: "zhizao-interop-client",
         clientCertificateManager,
-        securityMode: MessageSecurityMode.None,
-        securityPolicy: SecurityPolicy.None,
+        securityMode: mode,
+        securityPolicy: policy,
         endpointMustExist: false,
         connectionStrategy: { maxRetry: 3, initialDelay: 250, maxDelay: 1000 },
         requestedSessionTimeout: 60000
     });
-    const out = { version };
+    const out = { version, securityMode: MessageSecurityMode[mode] };
     await client.connect(url);
     const session = await client.createSession();
     const objects = await session.browse("ns=0;i=85");
