@@ -69,6 +69,8 @@ public sealed class ServerFeedTests
         Assert.All(modbus.Points("l1-pm-01", ModbusTable.HoldingRegister), p => Assert.Equal(ModbusTable.HoldingRegister, p.Table));
         Assert.Throws<KeyNotFoundException>(() => modbus.Points("l1-cnc-01"));
         Assert.Throws<NotFoundException>(() => new OpcUaServerFeed(factory, ["no-such-machine"]));
+        var tooMany = Assert.Throws<ArgumentOutOfRangeException>(() => new ModbusServerFeed(factory, factory.Machines.Select(m => m.Id), new ModbusServerFeedOptions { FirstUnitId = 240 }));
+        Assert.Contains("unit id 248, outside 1..247", tooMany.Message);
     }
 
     [Fact]
