@@ -173,6 +173,10 @@ public sealed class ModbusTcpServer : IAsyncDisposable
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log($"Modbus server :{Port}: closing {peer} after an internal error: {e}"); // e.g. a Written handler that threw
+        }
         finally
         {
             _connections.TryRemove(socket, out _);

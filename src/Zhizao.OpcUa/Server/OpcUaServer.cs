@@ -212,6 +212,12 @@ public sealed partial class OpcUaServer : IAsyncDisposable
             Log($"OPC UA server: channel {channel.ChannelId}: {request.GetType().Name} rejected: {e.Message}");
             return Fault(ServerStatusCodes.BadInvalidArgument);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // a bug of ours must not take the channel down with it: the client gets a fault, the log the cause
+            Log($"OPC UA server: channel {channel.ChannelId}: {request.GetType().Name} failed inside the server: {e}");
+            return Fault(StatusCodes.BadInternalError);
+        }
     }
 
     // ---------------------------------------------------------------- endpoints and sessions

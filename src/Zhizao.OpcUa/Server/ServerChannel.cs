@@ -131,6 +131,11 @@ internal sealed class ServerChannel
         catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or OperationCanceledException or ObjectDisposedException)
         {
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            await FailAsync(StatusCodes.BadInternalError, "internal error: " + e.Message);
+            _server.Log($"OPC UA server: channel {ChannelId}: {e}");
+        }
         finally
         {
             Close();
