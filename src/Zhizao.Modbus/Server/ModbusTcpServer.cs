@@ -135,16 +135,17 @@ public sealed class ModbusTcpServer : IAsyncDisposable
         byte[] buffer = ArrayPool<byte>.Shared.Rent(8192);
         byte[] output = ArrayPool<byte>.Shared.Rent(ModbusLimits.MaxAduLength + 1);
         int start = 0, end = 0;
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         try
         {
             while (true)
             {
                 while (end - start < ModbusLimits.MbapHeaderLength)
-                    (start, end) = await FillAsync(socket, buffer, start, end);
+                    (start, end) = await FillAsync(socket, buffer, start, end, idle);
                 MbapHeader header = ModbusCodec.ReadHeader(buffer.AsSpan(start, ModbusLimits.MbapHeaderLength));
                 int frameLength = ModbusLimits.MbapHeaderLength + header.PduLength;
                 while (end - start < frameLength)
-                    (start, end) = await FillAsync(socket, buffer, start, end);
+                    (start, end) = await FillAsync(socket, buffer, start, end, idle);
                 int responseLength = Handle(header, buffer.AsSpan(start + ModbusLimits.MbapHeaderLength, header.PduLength), output);
                 start += frameLength;
                 if (start == end)
@@ -210,7 +211,7 @@ public sealed class ModbusTcpServer : IAsyncDisposable
         return ModbusLimits.MbapHeaderLength + pduLength;
     }
 
-    private async ValueTask<(int Start, int End)> FillAsync(Socket socket, byte[] buffer, int start, int end)
+    private async ValueTask<(int Start, int End)> FillAsync(Socket socket, byte[] buffer, int start, int end, CancellationTokenSource idle)
     {
         if (buffer.Length - end < ModbusLimits.MaxAduLength)
         {
@@ -218,18 +219,15 @@ public sealed class ModbusTcpServer : IAsyncDisposable
             end -= start;
             start = 0;
         }
+        idle.CancelAfter(_options.IdleTimeout); // re-arms the connection's one idle timer
         int n;
-        using (var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+        try
         {
-            idle.CancelAfter(_options.IdleTimeout);
-            try
-            {
-                n = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, idle.Token);
-            }
-            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
-            {
-                throw new TimeoutException();
-            }
+            n = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, idle.Token);
+        }
+        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        {
+            throw new TimeoutException();
         }
         if (n == 0)
             throw new EndOfStreamException();
