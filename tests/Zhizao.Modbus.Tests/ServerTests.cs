@@ -226,6 +226,21 @@ public sealed class ServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Silent_connection_is_closed_after_the_idle_timeout()
+    {
+        var log = new List<string>();
+        await using var server = new ModbusTcpServer(new ModbusTcpServerOptions { Port = 0, IdleTimeout = TimeSpan.FromMilliseconds(300), Log = m => { lock (log) log.Add(m); } });
+        server.AddUnit(1);
+        server.Start();
+        using var silent = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await silent.ConnectAsync(IPAddress.Loopback, server.Port);
+        Assert.True(await IsClosedAsync(silent));
+        lock (log)
+            Assert.Contains(log, l => l.Contains("idle for", StringComparison.Ordinal));
+        await WaitForAsync(() => server.OpenConnections == 0);
+    }
+
+    [Fact]
     public void Bad_unit_access_from_code_names_the_table_and_range()
     {
         var unit = new ModbusUnit(3, holdingRegisters: 10);

@@ -169,7 +169,7 @@ public sealed class ModbusTcpServer : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            Log($"Modbus server :{Port}: closing {peer}: idle for {_options.IdleTimeout.TotalSeconds:0} s");
+            Log($"Modbus server :{Port}: closing {peer}: idle for {_options.IdleTimeout.TotalSeconds:0.###} s");
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
