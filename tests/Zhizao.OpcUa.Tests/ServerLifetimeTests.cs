@@ -133,6 +133,21 @@ public sealed class ServerLifetimeTests
     }
 
     [Fact]
+    public async Task Connections_beyond_MaxChannels_are_refused_with_a_log_line()
+    {
+        var log = new List<string>();
+        await using var server = new OpcUaServer(new OpcUaServerOptions { Port = 0, MaxChannels = 1, Log = m => { lock (log) log.Add(m); } });
+        server.Start();
+        await using var first = ServerTests.NewClient(server.EndpointUrl);
+        await first.ConnectAsync();
+        using var second = await RawUaClient.ConnectAsync(server.Port);
+        Assert.Equal(0u, (await second.ReceiveAsync()).Type); // closed at once
+        lock (log)
+            Assert.Contains(log, l => l.Contains("(MaxChannels)", StringComparison.Ordinal));
+        Assert.True((await first.ReadValueAsync(ObjectIds.ServerStatusState)).Status.IsGood);
+    }
+
+    [Fact]
     public void Address_space_rejects_bad_names_types_and_capacities()
     {
         var space = new AddressSpace();
