@@ -52,12 +52,15 @@ public static class ServerHost
         if (options.MqttPort is > 0 and <= 65535)
         {
             builder.Services.AddSingleton(new MqttNodeOptions { Enabled = true, Port = options.MqttPort.Value });
+            builder.Services.AddSingleton(new SparkplugOptions());
+            builder.Services.AddSingleton<SparkplugIngest>();
             builder.Services.AddSingleton<MqttIngestBridge>();
             builder.Services.AddSingleton(sp => new MqttBrokerHostedService(
                 sp.GetRequiredService<MqttNodeOptions>(), sp.GetRequiredService<MqttIngestBridge>(), dataDir, sp.GetRequiredService<ILogger<Mqtt.Broker.MqttBroker>>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttBrokerHostedService>());
         }
 
+        builder.Services.AddSingleton<MqttMappingStore>();
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
         if (options.Demo)
@@ -102,6 +105,7 @@ public static class ServerHost
         app.MapConsoleEndpoints();
         app.MapLiveEndpoints();
         app.MapHealthEndpoints();
+        app.MapMqttIngestEndpoints();
 
         // open storage eagerly so recovery problems show at start, not at the first request
         app.Services.GetRequiredService<ITimeSeriesStore>();
