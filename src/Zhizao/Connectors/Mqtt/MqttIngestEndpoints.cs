@@ -17,6 +17,12 @@ public static class MqttIngestEndpoints
             .WithSummary("Creates or replaces a JSON ingestion mapping (checked: 400 names the field)");
         g.MapDelete("/mappings/{id}", Results<NoContent, NotFound> (MqttMappingStore store, string id) =>
             store.Delete(id) ? TypedResults.NoContent() : TypedResults.NotFound());
+        g.MapGet("/stats", (IServiceProvider sp) =>
+        {
+            var bridge = sp.GetService<MqttIngestBridge>();
+            var (messages, errors) = bridge?.MappingStats ?? (0, 0);
+            return TypedResults.Ok(new MqttIngestStats(bridge is not null, messages, errors));
+        }).WithSummary("Counters of JSON mappings: messages decoded, problems found (invalid JSON, selector misses, wrong types)");
         g.MapGet("/sparkplug", (IServiceProvider sp) =>
         {
             var spb = sp.GetService<SparkplugIngest>();
@@ -26,3 +32,5 @@ public static class MqttIngestEndpoints
 }
 
 public sealed record SparkplugState(bool Enabled, SparkplugStats? Stats, IReadOnlyList<SparkplugEndpointInfo> Endpoints);
+
+public sealed record MqttIngestStats(bool Enabled, long MappedMessages, long MappingErrors);

@@ -283,28 +283,28 @@ public sealed class CompiledMqttMapping
 
         if (e.ValueKind == JsonValueKind.Number && format != "iso8601")
         {
-            double raw = e.GetDouble();
-            double unit = format switch
+            // exact arithmetic: a double loses nanoseconds (and milliseconds' last digits) at today's epoch values
+            if (!e.TryGetDecimal(out decimal raw))
             {
-                "s" => 1e9,
-                "ms" => 1e6,
-                "us" => 1e3,
-                "ns" => 1,
-                _ => Math.Abs(raw) switch { < 1e11 => 1e9, < 1e14 => 1e6, < 1e17 => 1e3, _ => 1 },
-            };
-            double value = raw * unit;
-            if (e.TryGetInt64(out long exact) && unit == 1)
-            {
-                value = exact;
-            }
-
-            if (!(value >= 0 && value < long.MaxValue))
-            {
-                error = $"timestamp {raw} is out of range";
+                error = $"timestamp {e.GetRawText()} is out of range";
                 return false;
             }
 
-            ns = unit == 1 && e.TryGetInt64(out long n) ? n : (long)value;
+            long unit = format switch
+            {
+                "s" => 1_000_000_000,
+                "ms" => 1_000_000,
+                "us" => 1_000,
+                "ns" => 1,
+                _ => Math.Abs(raw) switch { < 1e11m => 1_000_000_000, < 1e14m => 1_000_000, < 1e17m => 1_000, _ => 1 },
+            };
+            if (raw < 0 || raw >= long.MaxValue / (decimal)unit)
+            {
+                error = $"timestamp {e.GetRawText()} is out of range (before 1970 or after 2262)";
+                return false;
+            }
+
+            ns = (long)(raw * unit);
             return true;
         }
 
