@@ -34,7 +34,7 @@ public sealed record SparkplugStats(long Messages, long Points, long PointsRejec
 /// <remarks>
 /// <para>Asset model: an NBIRTH creates <c>Enterprise spb → Area spb.{group} → Cell spb.{group}.{node}</c> and an
 /// equipment <c>{node}</c>; a DBIRTH an equipment <c>{device}</c> in the node's cell (ids sanitised to letters, digits,
-/// '-', '_', '.'). Each such equipment gets the type <c>spb.{equipment}</c> whose tags are the birth's metrics (metric
+/// '-', '_', '.'); an edge node whose NBIRTH has no metrics but bdSeq and Node Control/* gets no equipment. Each such equipment gets the type <c>spb.{equipment}</c> whose tags are the birth's metrics (metric
 /// name with '/' → '.' and other characters → '_'; data type from the metric's: integers and DateTime (Unix ms) →
 /// Int64, Float/Double → Float64, Boolean → Bool, String/Text/UUID → String) plus <c>spb.online</c> (Bool). Equipment
 /// that already exists with a type of its own (e.g. registered by the demo or an import) is left as it is: the birth's
@@ -291,7 +291,11 @@ public sealed partial class SparkplugIngest(IngestService ingest, MetadataStore 
 
         try
         {
-            EnsureAssets(node, eq, tags);
+            // an edge node that reports nothing of its own (only bdSeq and Node Control) is not equipment
+            if (tags.Count > 0 || eq != node.Equipment)
+            {
+                EnsureAssets(node, eq, tags);
+            }
         }
         catch (Exception e) when (e is InvalidInputException or ConflictException or NotFoundException)
         {
