@@ -436,3 +436,59 @@ public sealed class MqttSparkplugTests
         }
     }
 }
+
+public sealed class MqttDemoSparkplugTests
+{
+    [Fact]
+    public async Task Demo_over_mqtt_stores_line_1_from_json_and_line_2_from_sparkplug_b()
+    {
+        int port = SparkplugPeer.FreePort();
+        await using var node = await Node.StartAsync(o =>
+        {
+            o.MqttPort = port;
+            o.Demo = true;
+            o.DemoRateHz = 5;
+        });
+
+        foreach (string series in new[] { "l1-oven-01/state", "l2-oven-01/state", "l2-pump-02/state" })
+        {
+            await SparkplugPeer.WaitAsync(async () =>
+            {
+                var list = await node.Http.GetFromJsonAsync<JsonElement>($"api/latest?series={series}");
+                return list.GetArrayLength() == 1 ? list[0] : null;
+            }, $"a value of {series}");
+        }
+
+        var spb = await node.Http.GetFromJsonAsync<JsonElement>("api/mqtt/sparkplug");
+        var devices = spb.GetProperty("endpoints").EnumerateArray().Where(e => e.TryGetProperty("device", out _)).ToList();
+        Assert.All(devices, d => Assert.StartsWith("l2-", d.GetProperty("device").GetString(), StringComparison.Ordinal));
+        Assert.Contains(devices, d => d.GetProperty("device").GetString() == "l2-oven-01" && d.GetProperty("online").GetBoolean());
+        Assert.Equal(0, spb.GetProperty("stats").GetProperty("pointsRejected").GetInt64());
+        // the demo's own asset model is kept: devices bind to the registered machines, no Sparkplug tree is added
+        var asset = await node.Http.GetFromJsonAsync<JsonElement>("api/assets/l2-oven-01");
+        Assert.False(asset.GetProperty("typeId").GetString()!.StartsWith("spb.", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.NotFound, (await node.Http.GetAsync("api/assets/spb")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("mqtt", 1883, 3)]
+    [InlineData("http", 1883, 1)]
+    [InlineData("mqtt", null, 1)]
+    public void Plan_sends_line_1_as_json_line_2_as_sparkplug_and_the_rest_over_http(string transport, int? port, int feeds)
+    {
+        string[] ids = ["l1-a", "l1-b", "l2-a", "util-1"];
+        var plan = Zhizao.Demo.DemoService.PlanFeeds(ids, transport, port);
+        Assert.Equal(feeds, plan.Count);
+        Assert.Equal(ids.Length, plan.Sum(p => p.MachineIds.Count));
+        if (feeds == 3)
+        {
+            Assert.Equal(["l1-a", "l1-b"], plan.Single(p => p.Kind == Zhizao.Demo.DemoFeedKind.MqttJson).MachineIds.Order());
+            Assert.Equal(["l2-a"], plan.Single(p => p.Kind == Zhizao.Demo.DemoFeedKind.SparkplugB).MachineIds);
+            Assert.Equal(["util-1"], plan.Single(p => p.Kind == Zhizao.Demo.DemoFeedKind.HttpLineProtocol).MachineIds);
+        }
+        else
+        {
+            Assert.Equal(Zhizao.Demo.DemoFeedKind.HttpLineProtocol, plan[0].Kind);
+        }
+    }
+}
