@@ -174,7 +174,7 @@ public sealed class LineProtocolPublisher : IPlantFeed
 
     public async ValueTask DisposeAsync()
     {
-        if (_feedStop is { } stop)
+        if (Interlocked.Exchange(ref _feedStop, null) is { } stop)
         {
             await stop.CancelAsync();
             if (_feedTask is { } t)
@@ -184,8 +184,6 @@ public sealed class LineProtocolPublisher : IPlantFeed
 
             stop.Dispose();
         }
-
-        _feedSignal.Dispose();
     }
 
     /// <summary>Steps delivered (acknowledged with 2xx).</summary>

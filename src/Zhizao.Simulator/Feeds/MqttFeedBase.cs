@@ -37,6 +37,7 @@ public abstract class MqttFeedBase : IPlantFeed
     private readonly SemaphoreSlim _connected = new(0);
     private Task? _run;
     private long _sentSteps, _dropped, _failed, _messages;
+    private int _disposed;
 
     protected MqttFeedBase(MqttFeedOptions options, Action<string>? log)
     {
@@ -213,6 +214,11 @@ public abstract class MqttFeedBase : IPlantFeed
 
     public virtual async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         if (_run is not null)
         {
