@@ -13,6 +13,11 @@ if (args.Length > 0 && args[0] == "console")
     return await Zhizao.Bench.WebConsole.ConsoleLoadBench.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "mqtt-ingest")
+{
+    return await Zhizao.Bench.Mqtt.MqttIngestBench.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "mqtt")
 {
     return await Zhizao.Bench.Mqtt.MqttBench.RunAsync(args[1..]);
@@ -24,6 +29,7 @@ if (args.Contains("--help") || args.Contains("-h"))
     Console.WriteLine(BenchOptions.Usage);
     Console.WriteLine(Zhizao.Bench.Http.HttpIngestBench.Usage);
     Console.WriteLine(Zhizao.Bench.Mqtt.MqttBench.Usage);
+    Console.WriteLine(Zhizao.Bench.Mqtt.MqttIngestBench.Usage);
     return 0;
 }
 
