@@ -359,6 +359,28 @@ public sealed class MqttSparkplugTests
     }
 
     [Fact]
+    public async Task Edge_nodes_and_devices_beyond_the_limits_are_refused_and_counted()
+    {
+        int port = SparkplugPeer.FreePort();
+        await using var node = await Node.StartAsync(o => o.MqttPort = port);
+        var limits = node.Services.GetService(typeof(SparkplugOptions)) as SparkplugOptions;
+        limits!.MaxEdgeNodes = 1;
+        limits.MaxDevicesPerNode = 1;
+        byte[] Birth(int seq) => SparkplugCodec.Encode(new SparkplugPayload { Seq = (ulong)seq, Metrics = { SparkplugMetric.Of("v", 1, SparkplugDataType.Double, 1.0) } });
+        await SparkplugPeer.PublishAsync(port, $"spBv1.0/{Group}/NBIRTH/{Edge}", Birth(0));
+        await SparkplugPeer.PublishAsync(port, $"spBv1.0/{Group}/DBIRTH/{Edge}/dev-a", Birth(1));
+        await SparkplugPeer.PublishAsync(port, $"spBv1.0/{Group}/DBIRTH/{Edge}/dev-b", Birth(2));
+        await SparkplugPeer.PublishAsync(port, $"spBv1.0/{Group}/NBIRTH/other-edge", Birth(0));
+        await SparkplugPeer.PublishAsync(port, $"spBv1.0/{Group}/NDATA/third-edge", Birth(1));
+        var stats = (await node.Http.GetFromJsonAsync<JsonElement>("api/mqtt/sparkplug")).GetProperty("stats");
+        Assert.Equal(3, stats.GetProperty("overLimit").GetInt64());
+        Assert.Equal(0, stats.GetProperty("rebirthRequests").GetInt64());
+        Assert.Equal(HttpStatusCode.OK, (await node.Http.GetAsync("api/assets/dev-a")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await node.Http.GetAsync("api/assets/dev-b")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await node.Http.GetAsync("api/assets/other-edge")).StatusCode);
+    }
+
+    [Fact]
     public async Task Our_encoder_and_googles_protobuf_agree_both_ways()
     {
         var ours = new SparkplugPayload { Timestamp = 1_767_225_600_123, Seq = 17 };

@@ -15,6 +15,12 @@ public sealed class SparkplugOptions
 
     /// <summary>Least time between two rebirth requests to one edge node.</summary>
     public TimeSpan RebirthInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most edge nodes tracked (each becomes assets); births and data of further ones are refused and counted.</summary>
+    public int MaxEdgeNodes { get; set; } = 10_000;
+
+    /// <summary>Most devices per edge node; further DBIRTHs are refused and counted.</summary>
+    public int MaxDevicesPerNode { get; set; } = 10_000;
 }
 
 /// <summary>An edge node or device as the host application sees it (for <c>GET /api/mqtt/sparkplug</c>).</summary>
@@ -23,7 +29,7 @@ public sealed record SparkplugEndpointInfo(string Group, string EdgeNode, string
 
 /// <summary>Counters of the Sparkplug B host application.</summary>
 public sealed record SparkplugStats(long Messages, long Points, long PointsRejected, long BadPayloads, long SeqGaps,
-    long RebirthRequests, long UnknownAliases, long DroppedBeforeBirth, long StaleDeaths);
+    long RebirthRequests, long UnknownAliases, long DroppedBeforeBirth, long StaleDeaths, long OverLimit);
 
 /// <summary>
 /// The node's Sparkplug B host application (Sparkplug 3.0, <c>spBv1.0</c>): births register equipment in the asset model,
@@ -56,7 +62,7 @@ public sealed partial class SparkplugIngest(IngestService ingest, MetadataStore 
     private readonly Dictionary<(string Group, string Node), NodeState> _nodes = [];
     private readonly Lock _gate = new();
     private readonly List<Sample> _samples = [];
-    private long _messages, _points, _rejected, _badPayloads, _seqGaps, _rebirths, _unknownAliases, _droppedBeforeBirth, _staleDeaths;
+    private long _messages, _points, _rejected, _badPayloads, _seqGaps, _rebirths, _unknownAliases, _droppedBeforeBirth, _staleDeaths, _overLimit;
 
     public SparkplugOptions Options => options;
 
@@ -65,7 +71,8 @@ public sealed partial class SparkplugIngest(IngestService ingest, MetadataStore 
 
     public SparkplugStats Stats => new(Interlocked.Read(ref _messages), Interlocked.Read(ref _points), Interlocked.Read(ref _rejected),
         Interlocked.Read(ref _badPayloads), Interlocked.Read(ref _seqGaps), Interlocked.Read(ref _rebirths),
-        Interlocked.Read(ref _unknownAliases), Interlocked.Read(ref _droppedBeforeBirth), Interlocked.Read(ref _staleDeaths));
+        Interlocked.Read(ref _unknownAliases), Interlocked.Read(ref _droppedBeforeBirth), Interlocked.Read(ref _staleDeaths),
+        Interlocked.Read(ref _overLimit));
 
     public IReadOnlyList<SparkplugEndpointInfo> Endpoints()
     {
@@ -150,6 +157,16 @@ public sealed partial class SparkplugIngest(IngestService ingest, MetadataStore 
             return;
         }
 
+        if (node is null && _nodes.Count >= options.MaxEdgeNodes)
+        {
+            if (Interlocked.Increment(ref _overLimit) % 1000 == 1)
+            {
+                LogOverLimit(log, m.Topic, $"more than {options.MaxEdgeNodes} edge nodes (limit MaxEdgeNodes)");
+            }
+
+            return;
+        }
+
         if (topic.Type == SparkplugMessageType.NBIRTH)
         {
             NodeBirth(topic, key, node, payload, defaultNs);
@@ -208,6 +225,11 @@ public sealed partial class SparkplugIngest(IngestService ingest, MetadataStore 
             }
         }
 
+        foreach (var d in old?.Devices.Values ?? Enumerable.Empty<EquipmentState>())
+        {
+            MarkOffline(d, ns); // a new session: devices are back with their DBIRTH
+        }
+
         node.ExpectedSeq = payload.Seq is ulong s ? (int)((s + 1) & 255) : -1;
         if (!Register(node, node.Equipment, payload, ns))
         {
@@ -224,6 +246,13 @@ public sealed partial class SparkplugIngest(IngestService ingest, MetadataStore 
 
     private void DeviceBirth(SparkplugTopic topic, NodeState node, SparkplugPayload payload, long ns)
     {
+        if (!node.Devices.ContainsKey(topic.DeviceId!) && node.Devices.Count >= options.MaxDevicesPerNode)
+        {
+            Interlocked.Increment(ref _overLimit);
+            LogOverLimit(log, topic.ToString(), $"more than {options.MaxDevicesPerNode} devices on the edge node (limit MaxDevicesPerNode)");
+            return;
+        }
+
         var device = new EquipmentState(topic.DeviceId!, Sanitize(topic.DeviceId!, 128));
         if (!Register(node, device, payload, ns))
         {
@@ -685,6 +714,9 @@ public sealed partial class SparkplugIngest(IngestService ingest, MetadataStore 
 
     [LoggerMessage(5241, LogLevel.Information, "Sparkplug {Topic}: NDEATH bdSeq {Death} does not match the NBIRTH's {Birth}; ignored as stale")]
     private static partial void LogStaleDeath(ILogger logger, string topic, ulong death, ulong birth);
+
+    [LoggerMessage(5243, LogLevel.Warning, "Sparkplug {Topic} refused: {Limit}")]
+    private static partial void LogOverLimit(ILogger logger, string topic, string limit);
 
     [LoggerMessage(5242, LogLevel.Warning, "Sparkplug command to '{Topic}' not sent: {Reason}")]
     private static partial void LogCommandFailed(ILogger logger, string topic, string reason);
