@@ -101,6 +101,35 @@ public sealed class MqttFeedTests
         }
     }
 
+    [Fact]
+    public async Task Sparkplug_feed_survives_a_broker_restart_rebirths_and_forwards_the_steps_taken_meanwhile()
+    {
+        int port = FreePort();
+        var f = VirtualFactory.CreateDefault(1, Monday);
+        var sink1 = new Sink();
+        var broker = new MqttBroker(new MqttBrokerOptions { Port = port, MessageSink = sink1 });
+        await broker.StartAsync();
+        await using var feed = new MqttSparkplugFeed(new MqttFeedOptions { Port = port, ClientId = "spb-restart", InitialBackoff = TimeSpan.FromMilliseconds(50), MaxBackoff = TimeSpan.FromMilliseconds(200) }, "g1", "edge-r");
+        await feed.StartAsync(CancellationToken.None);
+        feed.OnStep(Monday + 1_000_000_000, Step(f, Monday + 1_000_000_000, "l2-pump-01"));
+        await WaitUntilAsync(() => feed.SentSteps == 1, "the first step acknowledged");
+        await broker.DisposeAsync();
+        await WaitUntilAsync(() => !feed.IsConnected, "the feed noticing the outage");
+
+        feed.OnStep(Monday + 2_000_000_000, Step(f, Monday + 2_000_000_000, "l2-pump-01"));
+        feed.OnStep(Monday + 3_000_000_000, Step(f, Monday + 3_000_000_000, "l2-pump-01"));
+        var sink2 = new Sink();
+        await using var again = new MqttBroker(new MqttBrokerOptions { Port = port, MessageSink = sink2 });
+        await again.StartAsync();
+        await WaitUntilAsync(() => feed.SentSteps == 3, "the steps taken during the outage acknowledged");
+        var topics = sink2.Messages.Select(m => m.Topic[(m.Topic.IndexOf('/', 8) + 1)..]).ToList();
+        Assert.Equal(["NBIRTH/edge-r", "DBIRTH/edge-r/l2-pump-01", "DDATA/edge-r/l2-pump-01"], topics);
+        var birth = SparkplugCodec.Decode(sink2.Messages.First().Payload.Span);
+        Assert.Contains(birth.Metrics, m => m.Name == "bdSeq" && m.IntegerBits == 1); // a new session
+        var dbirth = SparkplugCodec.Decode(sink2.Messages.ElementAt(1).Payload.Span);
+        Assert.All(dbirth.Metrics, m => Assert.Equal((ulong)((Monday + 2_000_000_000) / 1_000_000), m.Timestamp)); // step 2, kept while down
+    }
+
     private static string JsonValueText(JsonElement e, TagValue expected) => expected.Kind switch
     {
         ValueKind.Float64 => e.GetDouble().ToString("R", CultureInfo.InvariantCulture),

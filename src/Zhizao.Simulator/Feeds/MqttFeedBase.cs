@@ -143,7 +143,19 @@ public abstract class MqttFeedBase : IPlantFeed
                         await _connected.WaitAsync(ct);
                     }
 
-                    await OnConnectedAsync(client, ct);
+                    try
+                    {
+                        await OnConnectedAsync(client, ct);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // the connection dropped again while greeting: try again after the next connect
+                        Interlocked.Increment(ref _failed);
+                        Log($"{Name}: setup after connect failed ({e.Message}); will retry");
+                        reconnected = true;
+                        await Task.Delay(Options.InitialBackoff, ct);
+                        continue;
+                    }
                 }
 
                 if (!_queue.Reader.TryPeek(out var step))
@@ -158,10 +170,11 @@ public abstract class MqttFeedBase : IPlantFeed
                 {
                     await Task.WhenAll(acks).WaitAsync(ct);
                 }
-                catch (MqttClientException e)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
                     Interlocked.Increment(ref _failed);
                     Log($"{Name}: publish failed ({e.Message}); will resend");
+                    await Task.Delay(Options.InitialBackoff, ct);
                     continue; // the step stays at the head of the queue
                 }
 
