@@ -96,6 +96,22 @@ public sealed class MqttMappingTests
         Assert.Equal(1_767_326_400L * 1_000_000_000, (await LatestAsync(node.Http, "m-1/axis0_load"))!.Value.GetProperty("timestampNs").GetInt64());
     }
 
+    [Fact]
+    public async Task A_catch_all_mapping_leaves_sparkplug_and_convention_topics_alone()
+    {
+        int port = SparkplugPeer.FreePort();
+        await using var node = await Node.StartAsync(o => o.MqttPort = port);
+        var all = new { topic = "#", tags = new[] { new { selector = "$.v", equipment = "any", tag = "v" } } };
+        Assert.Equal(HttpStatusCode.OK, (await node.Http.PutAsJsonAsync("api/mqtt/mappings/all", all)).StatusCode);
+        await PublishAsync(port, "spBv1.0/g/NDATA/n", "not protobuf, not JSON");
+        await PublishAsync(port, "zhizao/v/any/w", "5");
+        await PublishAsync(port, "site/any/thing", """{"v":2.5}""");
+        Assert.Equal(2.5, (await LatestAsync(node.Http, "any/v"))!.Value.GetProperty("value").GetDouble());
+        var stats = await node.Http.GetFromJsonAsync<JsonElement>("api/mqtt/stats");
+        Assert.Equal(1, stats.GetProperty("mappedMessages").GetInt64());
+        Assert.Equal(0, stats.GetProperty("mappingErrors").GetInt64());
+    }
+
     [Theory]
     [InlineData("""{"topic":"a/#/b","tags":[{"selector":"$.x","equipment":"e","tag":"t"}]}""", "topic")]
     [InlineData("""{"topic":"a/+x y","tags":[{"selector":"$.x","equipment":"e","tag":"t"}]}""", "topic")]

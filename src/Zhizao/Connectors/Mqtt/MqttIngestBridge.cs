@@ -61,8 +61,9 @@ public sealed partial class MqttIngestBridge(IngestService ingest, MqttNodeOptio
         {
             if (!m.Topic.StartsWith(prefix, StringComparison.Ordinal))
             {
-                sparkplugSeen |= SparkplugIngest.IsSparkplugTopic(m.Topic);
-                if (active.Count > 0)
+                if (SparkplugIngest.IsSparkplugTopic(m.Topic))
+                    sparkplugSeen = true;
+                else if (active.Count > 0)
                     ApplyMappings(active, m);
                 continue;
             }
