@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 using Zhizao.Bench;
 using Zhizao.Bench.Storage;
 
-// Verbs: `storage` (default) — this engine vs SQLite, PostgreSQL and InfluxDB; `http` — end-to-end line-protocol ingest.
+// Verbs: `storage` (default) — this engine vs SQLite, PostgreSQL and InfluxDB; `http` — end-to-end line-protocol ingest;
+// `mqtt` — broker vs mosquitto; `mqtt-ingest` — MQTT (JSON, Sparkplug B) → stored points beside HTTP; `console` — web console load.
 if (args.Length > 0 && args[0] == "http")
 {
     return await Zhizao.Bench.Http.HttpIngestBench.RunAsync(args[1..], CancellationToken.None);
