@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 using Zhizao.Bench;
 using Zhizao.Bench.Storage;
 
-// Verbs: `storage` (default) — this engine vs SQLite, PostgreSQL and InfluxDB; `http` — end-to-end line-protocol ingest.
+// Verbs: `storage` (default) — this engine vs SQLite, PostgreSQL and InfluxDB; `http` — end-to-end line-protocol ingest;
+// `mqtt` — broker vs mosquitto; `mqtt-ingest` — MQTT (JSON, Sparkplug B) → stored points beside HTTP; `console` — web console load.
 if (args.Length > 0 && args[0] == "http")
 {
     return await Zhizao.Bench.Http.HttpIngestBench.RunAsync(args[1..], CancellationToken.None);
@@ -11,6 +12,11 @@ if (args.Length > 0 && args[0] == "http")
 if (args.Length > 0 && args[0] == "console")
 {
     return await Zhizao.Bench.WebConsole.ConsoleLoadBench.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "mqtt-ingest")
+{
+    return await Zhizao.Bench.Mqtt.MqttIngestBench.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "mqtt")
@@ -24,6 +30,7 @@ if (args.Contains("--help") || args.Contains("-h"))
     Console.WriteLine(BenchOptions.Usage);
     Console.WriteLine(Zhizao.Bench.Http.HttpIngestBench.Usage);
     Console.WriteLine(Zhizao.Bench.Mqtt.MqttBench.Usage);
+    Console.WriteLine(Zhizao.Bench.Mqtt.MqttIngestBench.Usage);
     return 0;
 }
 

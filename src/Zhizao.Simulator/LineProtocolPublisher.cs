@@ -41,10 +41,19 @@ public sealed class LineProtocolPublisherOptions
 /// <c>{BaseUrl}/api/v2/write?precision=ns</c>. A down server never stops it: steps are buffered and retried with
 /// exponential back-off; a request the server rejects as malformed (400, 422) is logged and dropped. Timestamps
 /// are aligned to the interval grid. Do not step the same factory elsewhere while this runs.
+/// <para>As an <see cref="IPlantFeed"/> (constructed without a factory, driven by a <see cref="PlantDriver"/>) it
+/// does the same for the steps it is handed: <see cref="OnStep"/> renders and queues, a background task sends with the
+/// same retry, back-off and buffer rules.</para>
 /// </summary>
-public sealed class LineProtocolPublisher
+public sealed class LineProtocolPublisher : IPlantFeed
 {
-    private readonly VirtualFactory _factory;
+    private readonly VirtualFactory? _factory;
+    private readonly Queue<byte[]> _feedPending = new();
+    private readonly Lock _feedLock = new();
+    private readonly SemaphoreSlim _feedSignal = new(0);
+    private readonly ArrayBufferWriter<byte> _feedBuffer = new(64 * 1024);
+    private CancellationTokenSource? _feedStop;
+    private Task? _feedTask;
     private readonly HttpClient _http;
     private readonly LineProtocolPublisherOptions _options;
     private readonly Action<string> _log;
@@ -71,7 +80,111 @@ public sealed class LineProtocolPublisher
         WriteUri = new Uri(_options.BaseUrl, "/api/v2/write?precision=ns");
     }
 
+    /// <summary>A feed for a <see cref="PlantDriver"/>: no factory of its own.</summary>
+    public LineProtocolPublisher(HttpClient http, LineProtocolPublisherOptions? options = null, Action<string>? log = null, TimeProvider? timeProvider = null)
+    {
+        _http = http ?? throw new ArgumentNullException(nameof(http));
+        _options = options ?? new LineProtocolPublisherOptions();
+        _log = log ?? (_ => { });
+        _time = timeProvider ?? TimeProvider.System;
+        WriteUri = new Uri(_options.BaseUrl, "/api/v2/write?precision=ns");
+    }
+
     public Uri WriteUri { get; }
+
+    public string Name => "http-lp";
+
+    /// <summary>Starts the feed's send task (for use with a <see cref="PlantDriver"/>).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _feedStop = new CancellationTokenSource();
+        _feedTask = Task.Run(() => FeedLoopAsync(_feedStop.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Renders the step and queues it; the send task delivers it.</summary>
+    public void OnStep(long timestampNs, IReadOnlyList<Sample> samples)
+    {
+        lock (_feedLock)
+        {
+            _feedBuffer.ResetWrittenCount();
+            LineProtocol.RenderUtf8(samples, _feedBuffer);
+            _feedPending.Enqueue(_feedBuffer.WrittenSpan.ToArray());
+            while (_feedPending.Count > Math.Max(1, _options.MaxPendingSteps))
+            {
+                _feedPending.Dequeue();
+                if (Interlocked.Increment(ref _dropped) % 600 == 1)
+                {
+                    _log($"Simulator buffer full: dropped {DroppedSteps} steps so far");
+                }
+            }
+        }
+
+        _feedSignal.Release();
+    }
+
+    private async Task FeedLoopAsync(CancellationToken ct)
+    {
+        TimeSpan backoff = _options.InitialBackoff;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await _feedSignal.WaitAsync(ct);
+                while (true)
+                {
+                    byte[] body;
+                    int take;
+                    lock (_feedLock)
+                    {
+                        if (_feedPending.Count == 0)
+                        {
+                            break;
+                        }
+
+                        take = Math.Min(_feedPending.Count, Math.Max(1, _options.MaxStepsPerRequest));
+                        body = take == 1 ? _feedPending.Peek() : Concat(_feedPending, take);
+                    }
+
+                    Outcome outcome = await SendAsync(body, ct);
+                    if (outcome == Outcome.Failed)
+                    {
+                        await Task.Delay(backoff, _time, ct);
+                        backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
+                        continue;
+                    }
+
+                    lock (_feedLock)
+                    {
+                        for (int i = 0; i < take && _feedPending.Count > 0; i++)
+                        {
+                            _feedPending.Dequeue();
+                        }
+                    }
+
+                    Interlocked.Add(ref outcome == Outcome.Delivered ? ref _published : ref _rejected, take);
+                    backoff = _options.InitialBackoff;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _feedStop, null) is { } stop)
+        {
+            await stop.CancelAsync();
+            if (_feedTask is { } t)
+            {
+                await t.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+
+            stop.Dispose();
+        }
+    }
 
     /// <summary>Steps delivered (acknowledged with 2xx).</summary>
     public long PublishedSteps => Interlocked.Read(ref _published);
@@ -92,6 +205,11 @@ public sealed class LineProtocolPublisher
     /// <summary>Real-time loop: step, render, send (with retry and back-off) every <see cref="LineProtocolPublisherOptions.Interval"/> until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        if (_factory is null)
+        {
+            throw new InvalidOperationException("this publisher was built as a plant feed (no factory): use a PlantDriver");
+        }
+
         var samples = new List<Sample>(_factory.SamplesPerStep);
         var pending = new Queue<byte[]>();
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);

@@ -50,6 +50,8 @@ public static class CliApp
         var dataDir = new Option<string>("--data-dir") { Description = "Data directory", DefaultValueFactory = _ => "zhizao-data" };
         var noDemo = new Option<bool>("--no-demo") { Description = "Do not run the virtual factory" };
         var rate = new Option<double>("--demo-rate") { Description = "Virtual factory steps per second", DefaultValueFactory = _ => 1.0 };
+        var transport = new Option<string>("--demo-transport") { Description = "How the virtual factory reaches the node: mqtt (line 1 JSON, line 2 Sparkplug B via the embedded broker) or http (line protocol)", DefaultValueFactory = _ => "mqtt" };
+        transport.AcceptOnlyFromAmong("mqtt", "http");
         var seed = new Option<int>("--demo-seed") { Description = "Virtual factory seed", DefaultValueFactory = _ => 42 };
         var historyDays = new Option<double>("--demo-history-days") { Description = "Days of simulated run-to-failure history of the demo's pumps and compressors written at first start; their remaining-useful-life models are trained on it (0: off)", DefaultValueFactory = _ => 7 };
         var faultMinutes = new Option<double>("--demo-fault-minutes") { Description = "The demo starts a bearing fault on compressor l1-comp-01 that fails after this many minutes, so alarms show soon (0: off)", DefaultValueFactory = _ => 12 };
@@ -61,7 +63,7 @@ public static class CliApp
         var headPoints = new Option<long>("--head-flush-points") { Description = "Seal the in-memory head into compressed blocks at this many points", DefaultValueFactory = _ => 8_000_000 };
         var cmd = new Command("serve", "Run a Zhizao node (REST API, ingest, storage, the virtual factory demo)")
         {
-            urls, dataDir, noDemo, rate, seed, faultMinutes, historyDays, mqttPort, apiToken, retention, window, headPoints,
+            urls, dataDir, noDemo, rate, transport, seed, faultMinutes, historyDays, mqttPort, apiToken, retention, window, headPoints,
         };
         mqtt.AddTo(cmd);
         cmd.SetAction(async (pr, ct) =>
@@ -72,6 +74,7 @@ public static class CliApp
                 DataDirectory = pr.GetValue(dataDir)!,
                 Demo = !pr.GetValue(noDemo),
                 DemoRateHz = pr.GetValue(rate),
+                DemoTransport = pr.GetValue(transport)!,
                 DemoSeed = pr.GetValue(seed),
                 DemoStartFaultMinutes = pr.GetValue(faultMinutes),
                 DemoHistoryDays = pr.GetValue(historyDays),

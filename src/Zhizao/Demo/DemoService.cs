@@ -1,16 +1,36 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Zhizao.Alarms;
+using Zhizao.Connectors.Mqtt;
 using Zhizao.Core;
 using Zhizao.Hosting;
 using Zhizao.Simulator;
+using Zhizao.Simulator.Feeds;
 using Zhizao.Storage.Metadata;
 
 namespace Zhizao.Demo;
 
+/// <summary>How a group of the demo's machines reaches the node.</summary>
+public enum DemoFeedKind
+{
+    /// <summary>InfluxDB line protocol over HTTP to <c>/api/v2/write</c>.</summary>
+    HttpLineProtocol,
+
+    /// <summary>The JSON convention on <c>zhizao/json</c> through the embedded broker.</summary>
+    MqttJson,
+
+    /// <summary>A Sparkplug B edge node (each machine a device) through the embedded broker.</summary>
+    SparkplugB,
+}
+
+/// <summary>One feed of the demo and the machines it carries.</summary>
+public sealed record DemoFeedPlan(DemoFeedKind Kind, IReadOnlySet<string> MachineIds);
+
 /// <summary>
-/// The virtual factory demo: registers the plant's asset model, then publishes its signals to this node's own
-/// line-protocol endpoint over HTTP, exactly as real equipment or Telegraf would.
+/// The virtual factory demo: registers the plant's asset model, then publishes its signals to this node over the wire,
+/// exactly as real equipment, gateways or Telegraf would: by default line 1 (<c>l1-*</c>) as MQTT JSON and line 2
+/// (<c>l2-*</c>) as Sparkplug B through the embedded broker, anything else (and everything when the broker is off or
+/// <c>--demo-transport http</c>) as line protocol over HTTP. One <see cref="PlantDriver"/> steps the factory.
 /// </summary>
 internal sealed partial class DemoService(
     MetadataStore meta,
@@ -20,9 +40,40 @@ internal sealed partial class DemoService(
     PlatformOptions options,
     IHostApplicationLifetime lifetime,
     IServer server,
-    ILogger<DemoService> logger) : BackgroundService
+    ILogger<DemoService> logger,
+    IServiceProvider services) : BackgroundService
 {
     public const string StartFaultMachine = "l1-comp-01";
+
+    /// <summary>
+    /// Which machines go over which transport. <paramref name="mqttPort"/> is the running embedded broker's port, or
+    /// null when there is none (then everything goes over HTTP). This is the place to send machines to further
+    /// feeds (OPC UA, Modbus): add a kind and claim machines before the HTTP remainder.
+    /// </summary>
+    public static IReadOnlyList<DemoFeedPlan> PlanFeeds(IEnumerable<string> machineIds, string transport, int? mqttPort)
+    {
+        var all = machineIds.ToList();
+        if (mqttPort is null || !string.Equals(transport, "mqtt", StringComparison.OrdinalIgnoreCase))
+        {
+            return [new DemoFeedPlan(DemoFeedKind.HttpLineProtocol, all.ToHashSet(StringComparer.Ordinal))];
+        }
+
+        var plans = new List<DemoFeedPlan>();
+        void Claim(DemoFeedKind kind, Func<string, bool> which)
+        {
+            var set = all.Where(which).ToHashSet(StringComparer.Ordinal);
+            if (set.Count > 0)
+            {
+                plans.Add(new DemoFeedPlan(kind, set));
+                all.RemoveAll(set.Contains);
+            }
+        }
+
+        Claim(DemoFeedKind.MqttJson, id => id.StartsWith("l1-", StringComparison.Ordinal));
+        Claim(DemoFeedKind.SparkplugB, id => id.StartsWith("l2-", StringComparison.Ordinal));
+        Claim(DemoFeedKind.HttpLineProtocol, _ => true);
+        return plans;
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -50,17 +101,27 @@ internal sealed partial class DemoService(
         }
 
         string self = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? PlatformOptions.DefaultUrl;
+        int? mqttPort = services.GetService<MqttBrokerHostedService>()?.Broker?.Port;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        var publisher = new LineProtocolPublisher(factory, http, new LineProtocolPublisherOptions
+        var interval = TimeSpan.FromSeconds(1 / Math.Clamp(options.DemoRateHz, 0.01, 1000));
+        Action<string> log = message => LogPublisher(logger, message);
+        var feeds = new List<PlantFeedAssignment>();
+        foreach (var plan in PlanFeeds(factory.Machines.Select(m => m.Id), options.DemoTransport, mqttPort))
         {
-            BaseUrl = new Uri(self),
-            Token = options.ApiToken,
-            Interval = TimeSpan.FromSeconds(1 / Math.Clamp(options.DemoRateHz, 0.01, 1000)),
-        }, message => LogPublisher(logger, message));
+            IPlantFeed feed = plan.Kind switch
+            {
+                DemoFeedKind.MqttJson => new MqttJsonFeed(new MqttFeedOptions { Port = mqttPort!.Value, ClientId = "zhizao-demo-json" }, log),
+                DemoFeedKind.SparkplugB => new MqttSparkplugFeed(new MqttFeedOptions { Port = mqttPort!.Value, ClientId = "zhizao-demo-sparkplug" }, log: log),
+                _ => new LineProtocolPublisher(http, new LineProtocolPublisherOptions { BaseUrl = new Uri(self), Token = options.ApiToken, Interval = interval }, log),
+            };
+            feeds.Add(new PlantFeedAssignment(feed, plan.MachineIds));
+            LogFeed(logger, feed.Name, plan.MachineIds.Count);
+        }
+
         LogStarted(logger, factory.Machines.Count, factory.Types.Count, self);
         try
         {
-            await publisher.RunAsync(stoppingToken);
+            await new PlantDriver(factory, interval, feeds, log).RunAsync(stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -92,6 +153,9 @@ internal sealed partial class DemoService(
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Virtual factory: {Message}")]
     private static partial void LogPublisher(ILogger logger, string message);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Virtual factory: feed {Feed} carries {Machines} machines")]
+    private static partial void LogFeed(ILogger logger, string feed, int machines);
 }
 
 /// <summary>The running virtual factory, for fault injection and its ground truth.</summary>

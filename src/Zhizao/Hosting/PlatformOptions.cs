@@ -41,6 +41,12 @@ public sealed class PlatformOptions
     /// </summary>
     public double DemoHistoryDays { get; set; } = 7;
 
+    /// <summary>
+    /// How the demo's machines reach the node: "mqtt" (line 1 as JSON on zhizao/json, line 2 as Sparkplug B, through
+    /// the embedded broker; HTTP line protocol when the broker is off) or "http" (line protocol for all).
+    /// </summary>
+    public string DemoTransport { get; set; } = "mqtt";
+
     /// <summary>Simulator steps per second.</summary>
     public double DemoRateHz { get; set; } = 1;
 

@@ -55,6 +55,8 @@ public static class ServerHost
         if (options.MqttPort is > 0 and <= 65535 && !options.MqttTls.Enabled) // with TLS: AddMqttTlsAndBridge
         {
             builder.Services.AddSingleton(new MqttNodeOptions { Enabled = true, Port = options.MqttPort.Value });
+            builder.Services.AddSingleton(new SparkplugOptions());
+            builder.Services.AddSingleton<SparkplugIngest>();
             builder.Services.AddSingleton<MqttIngestBridge>();
             builder.Services.AddSingleton(sp => new MqttBrokerHostedService(
                 sp.GetRequiredService<MqttNodeOptions>(), sp.GetRequiredService<MqttIngestBridge>(), dataDir, sp.GetRequiredService<ILogger<Mqtt.Broker.MqttBroker>>()));
@@ -66,6 +68,7 @@ public static class ServerHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConnectorService>());
         builder.Services.AddMqttTlsAndBridge(options, dataDir);
 
+        builder.Services.AddSingleton<MqttMappingStore>();
         builder.Services.AddSingleton<HealthService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
         builder.Services.AddSingleton<RulService>();
@@ -113,6 +116,7 @@ public static class ServerHost
         app.MapLiveEndpoints();
         app.MapHealthEndpoints();
         app.MapConnectorEndpoints();
+        app.MapMqttIngestEndpoints();
 
         // open storage eagerly so recovery problems show at start, not at the first request
         app.Services.GetRequiredService<ITimeSeriesStore>();

@@ -71,6 +71,69 @@ public sealed partial class IngestService
         }
     }
 
+    /// <summary>
+    /// Stores points a connector already decoded (MQTT mappings, Sparkplug B), keys <c>equipment/tag</c>, with the same
+    /// asset-model and type checks as line protocol. Valid points are stored even when others are rejected.
+    /// </summary>
+    public async Task<SampleWriteOutcome> WriteSamplesAsync(IReadOnlyList<Sample> samples, CancellationToken ct)
+    {
+        var w = Rent();
+        try
+        {
+            var (rejected, firstError) = FillBatch(w.Batch, samples, Volatile.Read(ref _cache));
+            int accepted = w.Batch.Count;
+            var stored = accepted == 0 ? default : await StoreAsync(w.Batch, new IngestResult(), ct);
+            return new SampleWriteOutcome(accepted, rejected, firstError, stored?.Stored ?? default);
+        }
+        finally
+        {
+            Return(w);
+        }
+    }
+
+    private static (int Rejected, string? FirstError) FillBatch(PointBatch batch, IReadOnlyList<Sample> samples, SeriesKeyCache cache)
+    {
+        int rejected = 0;
+        string? first = null;
+        Span<byte> key = stackalloc byte[SeriesKey.MaxLength * 3];
+        for (int i = 0; i < samples.Count; i++)
+        {
+            var s = samples[i];
+            string? error;
+            if (s.SeriesKey.Length > SeriesKey.MaxLength)
+            {
+                error = $"series key '{s.SeriesKey[..40]}…' is longer than {SeriesKey.MaxLength} characters";
+            }
+            else if (s.TimestampNs < IngestLimits.MinTimestampNs)
+            {
+                error = $"'{s.SeriesKey}': timestamp before 1970-01-01T00:00:00Z";
+            }
+            else
+            {
+                int n = System.Text.Encoding.UTF8.GetBytes(s.SeriesKey, key);
+                ValueKind kind = s.Value.Kind;
+                long bits = s.Value.Bits;
+                if (cache.TryResolve(key[..n], ref kind, ref bits, out int id, out error, allowFloatToInt: true))
+                {
+                    batch.Add(id, s.TimestampNs, kind == ValueKind.String ? s.Value : kind switch
+                    {
+                        ValueKind.Float64 => TagValue.FromDouble(BitConverter.Int64BitsToDouble(bits)),
+                        ValueKind.Int64 => TagValue.FromInt64(bits),
+                        _ => TagValue.FromBool(bits != 0),
+                    });
+                    continue;
+                }
+
+                error = $"'{s.SeriesKey}': {error}";
+            }
+
+            rejected++;
+            first ??= error;
+        }
+
+        return (rejected, first);
+    }
+
     private async Task<IngestOutcome> StoreAsync(PointBatch batch, IngestResult result, CancellationToken ct)
     {
         if (batch.Count == 0)
@@ -158,6 +221,12 @@ public sealed partial class IngestService
     {
         public void Add(int seriesId, long timestampNs, TagValue value) => batch.Add(seriesId, timestampNs, value);
     }
+}
+
+/// <summary>Outcome of <see cref="IngestService.WriteSamplesAsync"/>: points accepted and rejected by the checks, then by storage.</summary>
+public sealed record SampleWriteOutcome(int Accepted, int Rejected, string? FirstError, WriteResult Stored)
+{
+    public int RejectedTotal => Rejected + Stored.Rejected;
 }
 
 /// <summary>What the parser accepted and rejected, and what the store then accepted (it may refuse points outside its window).</summary>
