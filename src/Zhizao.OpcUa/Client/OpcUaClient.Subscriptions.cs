@@ -59,8 +59,10 @@ public sealed partial class OpcUaClient
                     QueueSize = i.Options.QueueSize,
                     DiscardOldest = i.Options.DiscardOldest,
                     Filter = i.Options.AbsoluteDeadband is { } deadband
-                        ? new ExtensionObject(new DataChangeFilter { Trigger = DataChangeTrigger.StatusValue, DeadbandType = DeadbandType.Absolute, DeadbandValue = deadband })
-                        : ExtensionObject.Null,
+                        ? new ExtensionObject(new DataChangeFilter { Trigger = i.Options.Trigger, DeadbandType = DeadbandType.Absolute, DeadbandValue = deadband })
+                        : i.Options.Trigger != DataChangeTrigger.StatusValue
+                            ? new ExtensionObject(new DataChangeFilter { Trigger = i.Options.Trigger, DeadbandType = DeadbandType.None })
+                            : ExtensionObject.Null,
                 })],
             }, ct, waitForConnection: waitForConnection);
             if (response.Results.Length != batch.Count)

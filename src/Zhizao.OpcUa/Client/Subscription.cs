@@ -24,6 +24,10 @@ public sealed record MonitoredItemOptions(NodeId NodeId)
     /// <summary>Report a change only when the value moves by more than this (DataChangeFilter, absolute deadband).</summary>
     public double? AbsoluteDeadband { get; init; }
 
+    /// <summary>What counts as a change (DataChangeFilter trigger). The default, StatusValue, reports only new values
+    /// or status; StatusValueTimestamp also reports a repeated value with a new source timestamp (regular samples).</summary>
+    public DataChangeTrigger Trigger { get; init; } = DataChangeTrigger.StatusValue;
+
     /// <summary>After an outage, read the missed values with HistoryRead (raw) where the server keeps history.</summary>
     public bool BackfillFromHistory { get; init; }
 }

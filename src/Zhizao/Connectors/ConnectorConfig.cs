@@ -59,6 +59,11 @@ public sealed record OpcUaConnectorConfig
     /// <summary>Read values missed during an outage back from the server's history (where it keeps one).</summary>
     public bool Backfill { get; init; } = true;
 
+    /// <summary>Store every sample the server takes, also when the value repeats (OPC UA trigger
+    /// StatusValueTimestamp), instead of changes only: rules on state durations, KPIs and health models then see regular
+    /// series. Off by default (report by exception, the OPC UA norm).</summary>
+    public bool EverySample { get; init; }
+
     public IReadOnlyList<OpcUaMapping> Mappings { get; init; } = [];
 
     /// <summary>Without the password (a record's generated ToString would print it).</summary>

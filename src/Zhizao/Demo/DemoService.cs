@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Zhizao.Alarms;
+using Zhizao.Connectors;
 using Zhizao.Connectors.Mqtt;
 using Zhizao.Core;
 using Zhizao.Hosting;
@@ -21,6 +22,12 @@ public enum DemoFeedKind
 
     /// <summary>A Sparkplug B edge node (each machine a device) through the embedded broker.</summary>
     SparkplugB,
+
+    /// <summary>An OPC UA server of the simulator, read by the node's OPC UA connector.</summary>
+    OpcUaServer,
+
+    /// <summary>A Modbus TCP server of the simulator (a unit id per machine), polled by the node's Modbus connectors.</summary>
+    ModbusServer,
 }
 
 /// <summary>One feed of the demo and the machines it carries.</summary>
@@ -28,9 +35,11 @@ public sealed record DemoFeedPlan(DemoFeedKind Kind, IReadOnlySet<string> Machin
 
 /// <summary>
 /// The virtual factory demo: registers the plant's asset model, then publishes its signals to this node over the wire,
-/// exactly as real equipment, gateways or Telegraf would: by default line 1 (<c>l1-*</c>) as MQTT JSON and line 2
-/// (<c>l2-*</c>) as Sparkplug B through the embedded broker, anything else (and everything when the broker is off or
-/// <c>--demo-transport http</c>) as line protocol over HTTP. One <see cref="PlantDriver"/> steps the factory.
+/// exactly as real equipment, gateways or Telegraf would: by default the CNC machining centres through the simulator's
+/// OPC UA server and the feeder meters and ovens through its Modbus TCP server (read by the node's connectors, see
+/// <see cref="DemoFieldbus"/>), the rest of line 1 (<c>l1-*</c>) as MQTT JSON and of line 2 (<c>l2-*</c>) as Sparkplug
+/// B through the embedded broker, anything else (and everything when the broker is off or <c>--demo-transport
+/// http</c>) as line protocol over HTTP. One <see cref="PlantDriver"/> steps the factory.
 /// </summary>
 internal sealed partial class DemoService(
     MetadataStore meta,
@@ -69,6 +78,8 @@ internal sealed partial class DemoService(
             }
         }
 
+        Claim(DemoFeedKind.OpcUaServer, DemoFieldbus.IsOpcUa);
+        Claim(DemoFeedKind.ModbusServer, DemoFieldbus.IsModbus);
         Claim(DemoFeedKind.MqttJson, id => id.StartsWith("l1-", StringComparison.Ordinal));
         Claim(DemoFeedKind.SparkplugB, id => id.StartsWith("l2-", StringComparison.Ordinal));
         Claim(DemoFeedKind.HttpLineProtocol, _ => true);
@@ -112,6 +123,8 @@ internal sealed partial class DemoService(
             {
                 DemoFeedKind.MqttJson => new MqttJsonFeed(new MqttFeedOptions { Port = mqttPort!.Value, ClientId = "zhizao-demo-json" }, log),
                 DemoFeedKind.SparkplugB => new MqttSparkplugFeed(new MqttFeedOptions { Port = mqttPort!.Value, ClientId = "zhizao-demo-sparkplug" }, log: log),
+                DemoFeedKind.OpcUaServer => new OpcUaServerFeed(factory, plan.MachineIds, log: log),
+                DemoFeedKind.ModbusServer => new ModbusServerFeed(factory, plan.MachineIds, log: log),
                 _ => new LineProtocolPublisher(http, new LineProtocolPublisherOptions { BaseUrl = new Uri(self), Token = options.ApiToken, Interval = interval }, log),
             };
             feeds.Add(new PlantFeedAssignment(feed, plan.MachineIds));
@@ -121,12 +134,58 @@ internal sealed partial class DemoService(
         LogStarted(logger, factory.Machines.Count, factory.Types.Count, self);
         try
         {
-            await new PlantDriver(factory, interval, feeds, log).RunAsync(stoppingToken);
+            var driver = new PlantDriver(factory, interval, feeds, log);
+            var run = driver.RunAsync(stoppingToken);
+            await ConnectFieldbusAsync(feeds.Select(f => f.Feed), interval, stoppingToken);
+            await run;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }
+
+    /// <summary>Once the simulator's servers listen, points the node's connectors at them (as a user would on the
+    /// Connectors page); a connector saved earlier under the same name is replaced, since the ports are new.</summary>
+    private async Task ConnectFieldbusAsync(IEnumerable<IPlantFeed> feeds, TimeSpan interval, CancellationToken ct)
+    {
+        var connectors = services.GetService<ConnectorService>();
+        var servers = feeds.Where(f => f is OpcUaServerFeed or ModbusServerFeed).ToList();
+        if (connectors is null || servers.Count == 0)
+        {
+            return;
+        }
+
+        for (int i = 0; i < 100 && servers.Any(f => f is OpcUaServerFeed { Port: 0 } or ModbusServerFeed { Port: 0 }); i++)
+        {
+            await Task.Delay(100, ct); // the driver starts the feeds (binds the ports) before its first step
+        }
+
+        double ms = interval.TotalMilliseconds;
+        var configs = servers.SelectMany(f => f switch
+        {
+            OpcUaServerFeed o => [DemoFieldbus.OpcUaConfig(o, ms)],
+            ModbusServerFeed m => DemoFieldbus.ModbusConfigs(m, ms),
+            _ => [],
+        });
+        foreach (var config in configs)
+        {
+            try
+            {
+                await connectors.AddOrUpdateAsync(config, ct);
+                LogConnector(logger, config.Name, config.Kind.ToString());
+            }
+            catch (Exception e) when (e is ZhizaoException or ArgumentException)
+            {
+                LogConnectorFailed(logger, config.Name, e.Message);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Virtual factory: connector {Name} ({Kind}) reads the simulator's server")]
+    private static partial void LogConnector(ILogger logger, string name, string kind);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "Virtual factory: connector {Name} could not be set up: {Reason}")]
+    private static partial void LogConnectorFailed(ILogger logger, string name, string reason);
 
     private async Task<bool> WaitStartedAsync(CancellationToken ct)
     {

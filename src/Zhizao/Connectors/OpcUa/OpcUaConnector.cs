@@ -58,6 +58,7 @@ public sealed class OpcUaConnector(ConnectorConfig config, ConnectorSink sink, s
                     SamplingInterval = TimeSpan.FromMilliseconds(m.SamplingIntervalMs),
                     QueueSize = 10,
                     AbsoluteDeadband = m.Deadband,
+                    Trigger = o.EverySample ? DataChangeTrigger.StatusValueTimestamp : DataChangeTrigger.StatusValue,
                     BackfillFromHistory = o.Backfill,
                 }), ct);
                 for (int i = 0; i < items.Count; i++)
