@@ -224,7 +224,7 @@ public sealed class ConsoleTests(ConsoleFixture fx, ITestOutputHelper output)
         await page.GetByTestId("train-l1-pm-01").ClickAsync();
         // a fresh node has only a minute or two of data: the server says how much it has and how much it needs
         await Expect(page.GetByTestId("toast-error")).ToContainTextAsync("at least 60");
-        await Expect(page.GetByTestId("maintenance-kpis")).ToContainTextAsync("l1-pm-01");
+        await Expect(page.GetByTestId("maintenance-kpis")).ToContainTextAsync("l1-comp-01"); // its week of history holds failures
         // the demo's week of pump and compressor history trains their remaining-useful-life models at start
         await Expect(page.GetByTestId("rul-models").Locator("tr[data-type='pump']")).ToContainTextAsync("runs to failure", new() { Timeout = 90_000 });
         await Expect(page.GetByTestId("rul-l2-pump-01")).ToContainTextAsync(" h", new() { Timeout = 90_000 });
