@@ -7,6 +7,10 @@ public readonly record struct StatusCode(uint Code)
     public bool IsUncertain => (Code & 0xC0000000) == 0x40000000;
     public bool IsBad => (Code & 0x80000000) != 0;
 
+    /// <summary>InfoType DataValue with the Overflow bit (Part 4, 7.39.1): the server's monitored-item queue overflowed
+    /// and values before this one were discarded.</summary>
+    public bool IsOverflow => (Code & 0x480) == 0x480;
+
     /// <summary>The code without the info bits, for comparing with the named constants.</summary>
     public uint Kind => Code & 0xFFFF0000;
 

@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using Xunit.Abstractions;
 using Zhizao.OpcUa.Client;
 
 namespace Zhizao.OpcUa.Tests;
 
 /// <summary>The client must never "work only once": it recovers from a dead server and from a cut connection on its own.</summary>
-public sealed class RecoveryTests
+public sealed class RecoveryTests(ITestOutputHelper output)
 {
     private static readonly NodeId Counter = new(1, "Plant.Counter");
 
@@ -51,12 +53,16 @@ public sealed class RecoveryTests
 
         for (int round = 1; round <= 2; round++)
         {
+            var sinceKill = Stopwatch.StartNew();
             await server.RestartAsync(); // SIGKILL, then a fresh process on the same port: its counter starts again at 0
+            var sinceUp = Stopwatch.StartNew();
             while (values.TryTake(out _))
             {
             }
             // values flow again from the new server process without any call from us
             int after = await NextValueAsync(values, TimeSpan.FromSeconds(60));
+            // issue 6's recovery figure (a goal, so printed for docs/bench/OPCUA.md, not asserted): server up → first value
+            output.WriteLine($"restart {round}: first value {sinceUp.Elapsed.TotalSeconds:0.00} s after the new server listened, {sinceKill.Elapsed.TotalSeconds:0.00} s after the kill");
             Assert.True(after >= 0);
             await LiveValueAboveAsync(values, after, TimeSpan.FromSeconds(30));
             // at least once per restart (a stall of the loaded test machine may add a keep-alive reconnect)
@@ -86,8 +92,10 @@ public sealed class RecoveryTests
             all.Enqueue(v);
             values.Add(v);
         };
-        // queue size 5: most of what the server samples during a 2 s outage is lost unless history brings it back
-        await sub.AddMonitoredItemAsync(new MonitoredItemOptions(Counter) { SamplingInterval = TimeSpan.FromMilliseconds(50), QueueSize = 5, BackfillFromHistory = true });
+        // queue size 5: most of what the server samples during a 2 s outage is lost unless history brings it back, and
+        // the queue also overflows right after the reconnect while the client catches up (the Overflow bit then starts
+        // another back-fill; found by CI). Sampling interval 0 = every change is reported (node-opcua: on each write)
+        await sub.AddMonitoredItemAsync(new MonitoredItemOptions(Counter) { SamplingInterval = TimeSpan.Zero, QueueSize = 5, BackfillFromHistory = true });
         int start = await LiveValueAboveAsync(values, -1, TimeSpan.FromSeconds(30));
         await LiveValueAboveAsync(values, start + 3, TimeSpan.FromSeconds(30));
         int checkFrom = all.Count - 1;
@@ -106,7 +114,10 @@ public sealed class RecoveryTests
         Assert.True(client.BackfilledValueCount >= 10, $"{client.BackfilledValueCount} back-filled values");
         // every counter step from the first value to the last arrived exactly once, in order
         var seen = all.Skip(checkFrom).Select(v => v.Value).ToList();
-        Assert.Equal(Enumerable.Range(seen[0], seen[^1] - seen[0] + 1), seen);
+        var expected = Enumerable.Range(seen[0], seen[^1] - seen[0] + 1).ToList();
+        Assert.True(expected.SequenceEqual(seen),
+            $"values not exactly once in order: {string.Join(" ", all.Skip(checkFrom).Select(v => v.History ? $"{v.Value}h" : $"{v.Value}"))}; " +
+            $"back-filled {client.BackfilledValueCount}, back-fill failures {client.BackfillFailureCount} ({client.LastBackfillError}), republished {sub.RepublishedCount}, lost messages {sub.LostMessageCount}, reactivations {client.SessionReactivatedCount}");
         Assert.Contains(all, v => v.History);
     }
 

@@ -484,10 +484,10 @@ public sealed class MqttDemoSparkplugTests
         var spb = await node.Http.GetFromJsonAsync<JsonElement>("api/mqtt/sparkplug");
         var devices = spb.GetProperty("endpoints").EnumerateArray().Where(e => e.TryGetProperty("device", out _)).ToList();
         Assert.All(devices, d => Assert.StartsWith("l2-", d.GetProperty("device").GetString(), StringComparison.Ordinal));
-        Assert.Contains(devices, d => d.GetProperty("device").GetString() == "l2-oven-01" && d.GetProperty("online").GetBoolean());
+        Assert.Contains(devices, d => d.GetProperty("device").GetString() == "l2-pump-02" && d.GetProperty("online").GetBoolean());
         Assert.Equal(0, spb.GetProperty("stats").GetProperty("pointsRejected").GetInt64());
         // the demo's own asset model is kept: devices bind to the registered machines, no Sparkplug tree is added
-        var asset = await node.Http.GetFromJsonAsync<JsonElement>("api/assets/l2-oven-01");
+        var asset = await node.Http.GetFromJsonAsync<JsonElement>("api/assets/l2-pump-02");
         Assert.False(asset.GetProperty("typeId").GetString()!.StartsWith("spb.", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.NotFound, (await node.Http.GetAsync("api/assets/spb")).StatusCode);
     }

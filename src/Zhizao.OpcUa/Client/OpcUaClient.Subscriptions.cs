@@ -281,6 +281,14 @@ public sealed partial class OpcUaClient
                         if (item.Options.BackfillFromHistory && n.Value.SourceTimestamp is { } t && item.LastSourceTimestamp is { } lastTs && t <= lastTs)
                             continue; // already delivered (back-fill or republish)
                         Interlocked.Increment(ref s._notifications);
+                        if (item.Options.BackfillFromHistory && n.Value.Status.IsOverflow && !s.HoldLive && item.LastSourceTimestamp is not null)
+                        {
+                            // the server's queue for this item overflowed (a busy client or network): what it discarded
+                            // is read from history, and live values wait until then so they still arrive in order
+                            Interlocked.Increment(ref s._overflows);
+                            s.HoldLive = true;
+                            _ = BackfillAfterReconnectAsync();
+                        }
                         if (s.HoldLive && item.Options.BackfillFromHistory)
                         {
                             s.Held.Add((item, n.Value));
@@ -343,6 +351,18 @@ public sealed partial class OpcUaClient
         }
     }
 
+    private async Task BackfillAfterReconnectAsync()
+    {
+        try
+        {
+            await BackfillAsync(_life.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or OpcUaException or IOException)
+        {
+            // closing, or the connection dropped again: the next reconnect back-fills from the last delivered value
+        }
+    }
+
     private async Task BackfillAsync(CancellationToken ct)
     {
         try
@@ -357,7 +377,8 @@ public sealed partial class OpcUaClient
                 await s.ProcessLock.WaitAsync(CancellationToken.None);
                 try
                 {
-                    foreach (var (item, value) in s.Held)
+                    // responses can be handled out of order: raise per source time, so the duplicate check by time holds
+                    foreach (var (item, value) in s.Held.OrderBy(h => h.Value.SourceTimestamp ?? DateTime.MinValue))
                     {
                         if (value.SourceTimestamp is { } t && item.LastSourceTimestamp is { } last && t <= last)
                             continue;

@@ -200,7 +200,9 @@ public sealed partial class OpcUaClient : IAsyncDisposable
                 if (reactivated)
                     SessionReactivatedCount++;
                 await RestoreSubscriptionsAsync(reactivated, ct);
-                await BackfillAsync(ct);
+                // the gap is read from history once publishing has resumed (ReconnectLoopAsync): live values then wait
+                // in Held instead of overflowing the server's item queues while HistoryRead runs, so history (up to the
+                // moment of the call) and the held live values (from the moment publishing resumed) overlap
             }
         }
         finally
@@ -350,6 +352,7 @@ public sealed partial class OpcUaClient : IAsyncDisposable
                 await EstablishAsync(reconnect: true, _life.Token);
                 ReconnectCount++;
                 SetConnected();
+                _ = BackfillAfterReconnectAsync();
                 return;
             }
             catch (OperationCanceledException) when (_life.IsCancellationRequested)

@@ -111,6 +111,10 @@ public sealed class OpcUaSubscription
     /// <summary>NotificationMessages that were missing and could not be republished.</summary>
     public long LostMessageCount => Interlocked.Read(ref _lost);
 
+    /// <summary>Values that came with the Overflow bit (the server's item queue overflowed); with
+    /// <see cref="MonitoredItemOptions.BackfillFromHistory"/> each starts a HistoryRead of what was discarded.</summary>
+    public long OverflowCount => Interlocked.Read(ref _overflows);
+
     /// <summary>Times the subscription had to be created again on the server (after a server restart).</summary>
     public int RecreateCount { get; internal set; }
 
@@ -120,6 +124,7 @@ public sealed class OpcUaSubscription
     internal long _keepAlives;
     internal long _republished;
     internal long _lost;
+    internal long _overflows;
     internal long _handlerErrors;
 
     public event EventHandler<DataChangeEventArgs>? DataChanged;

@@ -77,6 +77,28 @@ internal static class IngestEndpoints
         return TypedResults.Json(body, statusCode: 400);
     }
 
+    private static async Task DrainAsync(Stream body, long maxBytes, CancellationToken ct)
+    {
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            long drained = 0;
+            int n;
+            while (drained < maxBytes && (n = await body.ReadAsync(scratch, ct)) > 0)
+            {
+                drained += n;
+            }
+        }
+        catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
+        {
+            // the client went away or the body broke the limit: nothing more to drain
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
     /// <summary>Reads the whole body into a pooled buffer, gunzipping if asked, within the size limit.</summary>
     internal static async Task<(byte[] Buffer, int Length, IResult? Error)> ReadBodyAsync(HttpContext ctx, long limit)
     {
@@ -108,6 +130,13 @@ internal static class IngestEndpoints
                 {
                     if (buffer.Length >= max)
                     {
+                        if (gzip)
+                        {
+                            // the rest of a small compressed body is still on the wire: read it (bounded) so the client
+                            // gets our 413 instead of a reset connection while it is still sending
+                            await DrainAsync(ctx.Request.Body, max, ctx.RequestAborted);
+                        }
+
                         return (buffer, 0, Problem(413, "request too large", $"body is larger than the limit of {max} bytes{(gzip ? " after decompression" : string.Empty)} (Zhizao:MaxBodyBytes)"));
                     }
 
