@@ -17,25 +17,6 @@ public sealed class RulTests(ITestOutputHelper output)
     private static readonly long Day = 86_400 * Time.NanosPerSecond;
     private static readonly string[] Pumps = ["l1-pump-01", "l2-pump-01", "l2-pump-02"];
 
-    private static async Task WriteAsync(ITimeSeriesStore store, IReadOnlyList<Sample> samples)
-    {
-        var batch = new PointBatch(samples.Count);
-        foreach (var s in samples)
-        {
-            var info = store.GetOrCreateSeries(s.SeriesKey, s.Value.Kind);
-            if (s.Value.Kind == ValueKind.Float64)
-            {
-                batch.Add(info.Id, s.TimestampNs, s.Value.AsDouble);
-            }
-            else
-            {
-                batch.Add(info.Id, s.TimestampNs, s.Value.AsInt64);
-            }
-        }
-
-        await store.WriteAsync(batch);
-    }
-
     [Fact]
     public async Task A_model_trained_on_earlier_failures_estimates_the_time_to_later_failures_better_than_knowing_nothing()
     {
@@ -47,7 +28,7 @@ public sealed class RulTests(ITestOutputHelper output)
         var plant = VirtualFactory.CreateDefault(7, start);
         meta.Import(new AssetModelDocument { Types = [.. plant.Types], Assets = [.. plant.Assets] });
         var truth = new FleetHistory { Seed = 7, MachineIds = Pumps, FromNs = start, ToNs = end }
-            .Generate(batch => WriteAsync(store, [.. batch]).GetAwaiter().GetResult());
+            .Generate(batch => StoreSamples.WriteAsync(store, [.. batch]).GetAwaiter().GetResult());
         var failures = truth.Where(e => e.FailureNs is not null).ToList();
         output.WriteLine($"{failures.Count} failures in the history: {string.Join("; ", failures.Select(f => $"{f.MachineId} {f.Kind} {Time.ToIso(f.OnsetNs)}→{Time.ToIso(f.FailureNs!.Value)}"))}");
 
@@ -96,7 +77,7 @@ public sealed class RulTests(ITestOutputHelper output)
         // the live view: with the last day's data of the pumps, every pump gets an estimate with a band around it
         long now = Time.NowNs();
         now -= now % (10 * Time.NanosPerSecond);
-        new FleetHistory { Seed = 8, MachineIds = Pumps, FromNs = now - Day, ToNs = now }.Generate(batch => WriteAsync(store, [.. batch]).GetAwaiter().GetResult());
+        new FleetHistory { Seed = 8, MachineIds = Pumps, FromNs = now - Day, ToNs = now }.Generate(batch => StoreSamples.WriteAsync(store, [.. batch]).GetAwaiter().GetResult());
         await rul.EstimateAllAsync(CancellationToken.None);
         var live = await http.GetFromJsonAsync<JsonElement>("api/rul");
         var estimates = live.EnumerateArray().Single(m => m.GetProperty("typeId").GetString() == "pump").GetProperty("estimates");
