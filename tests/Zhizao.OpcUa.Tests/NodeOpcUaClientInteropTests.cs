@@ -73,11 +73,8 @@ public sealed class NodeOpcUaClientInteropTests
         }
     }
 
-    /// <summary>Runs <c>npm ci</c> in peers/ when node-opcua is not installed yet (as the node-opcua server fixture does).</summary>
-    internal static async Task EnsureNodeOpcUaAsync()
-    {
-        if (Directory.Exists(Path.Combine(NodeOpcUaServer.PeersDirectory, "node_modules", "node-opcua")))
-            return;
-        await using var _ = await NodeOpcUaServer.StartAsync(); // its fixture installs the packages
-    }
+    /// <summary>Runs <c>npm ci</c> in peers/ when node-opcua is not installed yet — through the server fixture's lock, so
+    /// a client started while another test class is still installing waits for it (a half-written node_modules was
+    /// found by CI: "Cannot find module 'node-opcua'").</summary>
+    internal static Task EnsureNodeOpcUaAsync() => NodeOpcUaServer.EnsureInstalledAsync();
 }

@@ -56,33 +56,56 @@ public sealed class NodeOpcUaServer : IAsyncDisposable
         return server;
     }
 
-    private static async Task EnsureInstalledAsync()
+    /// <summary>Installs node-opcua in peers/ once; concurrent callers, in this process or another, wait for the one install.</summary>
+    internal static async Task EnsureInstalledAsync()
     {
         if (MissingReason is not null)
             throw new InvalidOperationException(MissingReason);
         await s_install.WaitAsync();
+        FileStream? crossProcess = null;
         try
         {
-            if (s_installed || Directory.Exists(Path.Combine(PeersDirectory, "node_modules", "node-opcua")))
+            string marker = Path.Combine(PeersDirectory, "node_modules", ".zhizao-installed");
+            if (s_installed || File.Exists(marker))
             {
                 s_installed = true;
                 return;
             }
-            using var npm = Process.Start(new ProcessStartInfo("npm", ["ci", "--no-audit", "--no-fund"])
+            // three test projects share peers/ and dotnet test runs them in parallel: npm ci (which first deletes
+            // node_modules) must run once, and nobody may start node while it runs — a lock file across processes,
+            // and a marker written only after a complete install (CI found "Cannot find module 'node-opcua'")
+            string lockPath = Path.Combine(PeersDirectory, ".npm-install.lock");
+            for (var deadline = DateTime.UtcNow.AddMinutes(10); crossProcess is null;)
             {
-                WorkingDirectory = PeersDirectory,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            var stdout = npm.StandardOutput.ReadToEndAsync();
-            string err = await npm.StandardError.ReadToEndAsync();
-            await npm.WaitForExitAsync();
-            if (npm.ExitCode != 0)
-                throw new InvalidOperationException($"npm ci in {PeersDirectory} failed ({npm.ExitCode}): {err}{await stdout}");
+                try
+                {
+                    crossProcess = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                }
+                catch (IOException) when (DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(500);
+                }
+            }
+            if (!File.Exists(marker))
+            {
+                using var npm = Process.Start(new ProcessStartInfo("npm", ["ci", "--no-audit", "--no-fund"])
+                {
+                    WorkingDirectory = PeersDirectory,
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                })!;
+                var stdout = npm.StandardOutput.ReadToEndAsync();
+                string err = await npm.StandardError.ReadToEndAsync();
+                await npm.WaitForExitAsync();
+                if (npm.ExitCode != 0)
+                    throw new InvalidOperationException($"npm ci in {PeersDirectory} failed ({npm.ExitCode}): {err}{await stdout}");
+                await File.WriteAllTextAsync(marker, DateTime.UtcNow.ToString("O"));
+            }
             s_installed = true;
         }
         finally
         {
+            crossProcess?.Dispose();
             s_install.Release();
         }
     }
