@@ -77,34 +77,15 @@ internal static class IngestEndpoints
         return TypedResults.Json(body, statusCode: 400);
     }
 
-    private static async Task DrainAsync(Stream body, long maxBytes, CancellationToken ct)
-    {
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            long drained = 0;
-            int n;
-            while (drained < maxBytes && (n = await body.ReadAsync(scratch, ct)) > 0)
-            {
-                drained += n;
-            }
-        }
-        catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
-        {
-            // the client went away or the body broke the limit: nothing more to drain
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
-    }
-
     /// <summary>Reads the whole body into a pooled buffer, gunzipping if asked, within the size limit.</summary>
     internal static async Task<(byte[] Buffer, int Length, IResult? Error)> ReadBodyAsync(HttpContext ctx, long limit)
     {
         long max = Math.Min(limit, Array.MaxLength);
         if (ctx.Request.ContentLength > max)
         {
+            // the body stays unread: tell the client not to reuse this connection (Kestrel closes it), or its next
+            // request on it fails with "response ended prematurely" (found by CI)
+            ctx.Response.Headers.Connection = "close";
             return (Array.Empty<byte>(), 0, Problem(413, "request too large", $"body is {ctx.Request.ContentLength} bytes; the limit is {max} (Zhizao:MaxBodyBytes)"));
         }
 
@@ -117,7 +98,22 @@ internal static class IngestEndpoints
         bool gzip = ctx.Request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
         if (gzip)
         {
-            input = new GZipStream(input, CompressionMode.Decompress, leaveOpen: true);
+            // the compressed body is read whole first (bounded by the same limit), then inflated from memory: a body that
+            // inflates past the limit is refused with 413 only after the request was consumed, so the client always
+            // receives the answer (answering while it was still sending lost the response now and then, found by CI)
+            var compressed = new MemoryStream();
+            try
+            {
+                await ctx.Request.Body.CopyToAsync(compressed, ctx.RequestAborted);
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == 413)
+            {
+                ctx.Response.Headers.Connection = "close"; // the rest of the body stays unread
+                return (Array.Empty<byte>(), 0, Problem(413, "request too large", $"body is larger than the limit of {max} bytes (Zhizao:MaxBodyBytes)"));
+            }
+
+            compressed.Position = 0;
+            input = new GZipStream(compressed, CompressionMode.Decompress);
         }
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(ctx.Request.ContentLength ?? 64 * 1024, 4096, 16 * 1024 * 1024));
@@ -130,13 +126,6 @@ internal static class IngestEndpoints
                 {
                     if (buffer.Length >= max)
                     {
-                        if (gzip)
-                        {
-                            // the rest of a small compressed body is still on the wire: read it (bounded) so the client
-                            // gets our 413 instead of a reset connection while it is still sending
-                            await DrainAsync(ctx.Request.Body, max, ctx.RequestAborted);
-                        }
-
                         return (buffer, 0, Problem(413, "request too large", $"body is larger than the limit of {max} bytes{(gzip ? " after decompression" : string.Empty)} (Zhizao:MaxBodyBytes)"));
                     }
 
@@ -157,6 +146,7 @@ internal static class IngestEndpoints
         }
         catch (BadHttpRequestException e) when (e.StatusCode == 413)
         {
+            ctx.Response.Headers.Connection = "close"; // the rest of the body stays unread
             return (buffer, 0, Problem(413, "request too large", $"body is larger than the limit of {max} bytes (Zhizao:MaxBodyBytes)"));
         }
         catch (InvalidDataException e)
