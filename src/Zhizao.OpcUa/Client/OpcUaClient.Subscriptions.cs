@@ -238,7 +238,7 @@ public sealed partial class OpcUaClient
                 Interlocked.Increment(ref s._keepAlives);
                 return;
             }
-            if (s.LastSequenceNumber is uint seen && message.SequenceNumber <= seen && seen - message.SequenceNumber < 10_000)
+            if (s.WasHandled(message.SequenceNumber))
             {
                 Acknowledge(s, message.SequenceNumber); // already handled through Republish
                 return;
@@ -262,6 +262,7 @@ public sealed partial class OpcUaClient
         catch (OpcUaServiceException e) when (e.Status.Kind == StatusCodes.BadMessageNotAvailableCode)
         {
             Interlocked.Increment(ref s._lost);
+            s.MarkHandled(sequenceNumber);
             s.LastSequenceNumber = sequenceNumber;
         }
     }
@@ -302,6 +303,7 @@ public sealed partial class OpcUaClient
                     break;
             }
         }
+        s.MarkHandled(message.SequenceNumber);
         if (s.LastSequenceNumber is not uint last || message.SequenceNumber > last || last - message.SequenceNumber > 10_000)
             s.LastSequenceNumber = message.SequenceNumber;
         Acknowledge(s, message.SequenceNumber);

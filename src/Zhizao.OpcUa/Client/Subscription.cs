@@ -84,6 +84,22 @@ public sealed class OpcUaSubscription
     /// <summary>After a reconnect, live values of back-filled items wait here (under ProcessLock) until the gap has
     /// been read from history, so every value is delivered once and in order.</summary>
     internal volatile bool HoldLive;
+
+    // sequence numbers already processed (live or through Republish), the last 1,024: a message that arrives after a
+    // later one was processed is processed too unless it is in here (the first two responses can arrive out of order)
+    private readonly HashSet<uint> _handled = [];
+    private readonly Queue<uint> _handledOrder = new();
+
+    internal bool WasHandled(uint sequenceNumber) => _handled.Contains(sequenceNumber);
+
+    internal void MarkHandled(uint sequenceNumber)
+    {
+        if (!_handled.Add(sequenceNumber))
+            return;
+        _handledOrder.Enqueue(sequenceNumber);
+        if (_handledOrder.Count > 1024)
+            _handled.Remove(_handledOrder.Dequeue());
+    }
     internal readonly List<(MonitoredItem Item, DataValue Value)> Held = [];
 
     internal OpcUaSubscription(OpcUaClient client, SubscriptionOptions options)
