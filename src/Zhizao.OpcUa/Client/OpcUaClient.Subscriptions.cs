@@ -31,6 +31,7 @@ public sealed partial class OpcUaClient
         s.RevisedKeepAliveCount = response.RevisedMaxKeepAliveCount;
         s.RevisedLifetimeCount = response.RevisedLifetimeCount;
         s.LastSequenceNumber = null;
+        s.ClearHandled();
         s.LastMessageUtc = DateTime.UtcNow;
     }
 

@@ -90,15 +90,32 @@ public sealed class OpcUaSubscription
     private readonly HashSet<uint> _handled = [];
     private readonly Queue<uint> _handledOrder = new();
 
-    internal bool WasHandled(uint sequenceNumber) => _handled.Contains(sequenceNumber);
+    internal bool WasHandled(uint sequenceNumber)
+    {
+        lock (_handled)
+            return _handled.Contains(sequenceNumber);
+    }
 
     internal void MarkHandled(uint sequenceNumber)
     {
-        if (!_handled.Add(sequenceNumber))
-            return;
-        _handledOrder.Enqueue(sequenceNumber);
-        if (_handledOrder.Count > 1024)
-            _handled.Remove(_handledOrder.Dequeue());
+        lock (_handled)
+        {
+            if (!_handled.Add(sequenceNumber))
+                return;
+            _handledOrder.Enqueue(sequenceNumber);
+            if (_handledOrder.Count > 1024)
+                _handled.Remove(_handledOrder.Dequeue());
+        }
+    }
+
+    /// <summary>A subscription created anew on the server numbers its messages from 1 again.</summary>
+    internal void ClearHandled()
+    {
+        lock (_handled)
+        {
+            _handled.Clear();
+            _handledOrder.Clear();
+        }
     }
     internal readonly List<(MonitoredItem Item, DataValue Value)> Held = [];
 
