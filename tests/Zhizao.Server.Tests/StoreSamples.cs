@@ -11,15 +11,7 @@ internal static class StoreSamples
         var batch = new PointBatch(samples.Count);
         foreach (var s in samples)
         {
-            var info = store.GetOrCreateSeries(s.SeriesKey, s.Value.Kind);
-            if (s.Value.Kind == ValueKind.Float64)
-            {
-                batch.Add(info.Id, s.TimestampNs, s.Value.AsDouble);
-            }
-            else
-            {
-                batch.Add(info.Id, s.TimestampNs, s.Value.AsInt64);
-            }
+            batch.Add(store.GetOrCreateSeries(s.SeriesKey, s.Value.Kind).Id, s.TimestampNs, s.Value);
         }
 
         await store.WriteAsync(batch);

@@ -49,15 +49,7 @@ internal sealed partial class DemoHistory(MetadataStore meta, ITimeSeriesStore s
             batch.Clear();
             foreach (var s in samples)
             {
-                int id = store.GetOrCreateSeries(s.SeriesKey, s.Value.Kind).Id;
-                if (s.Value.Kind == ValueKind.Float64)
-                {
-                    batch.Add(id, s.TimestampNs, s.Value.AsDouble);
-                }
-                else
-                {
-                    batch.Add(id, s.TimestampNs, s.Value.AsInt64);
-                }
+                batch.Add(store.GetOrCreateSeries(s.SeriesKey, s.Value.Kind).Id, s.TimestampNs, s.Value);
             }
 
             store.WriteAsync(batch, ct).AsTask().GetAwaiter().GetResult();
