@@ -472,7 +472,9 @@ public sealed class MqttDemoSparkplugTests
             o.DemoRateHz = 5;
         });
 
-        foreach (string series in new[] { "l1-oven-01/state", "l2-oven-01/state", "l2-pump-02/state" })
+        // line 1 conveyor: MQTT JSON; line 2 moulding machine: Sparkplug B (ovens and meters come over Modbus, CNCs over
+        // OPC UA, and pumps and compressors already have values from the simulated history — none of them proves MQTT)
+        foreach (string series in new[] { "l1-conv-01/state", "l2-imm-01/state" })
         {
             await SparkplugPeer.WaitAsync(async () =>
             {
@@ -481,7 +483,15 @@ public sealed class MqttDemoSparkplugTests
             }, $"a value of {series}");
         }
 
-        var spb = await node.Http.GetFromJsonAsync<JsonElement>("api/mqtt/sparkplug");
+        // l2-pump-02/state may already hold a value from the demo's simulated history, so wait for the device itself
+        // to be born over Sparkplug B (not just for a value of its state)
+        var spb = await SparkplugPeer.WaitAsync(async () =>
+        {
+            var s = await node.Http.GetFromJsonAsync<JsonElement>("api/mqtt/sparkplug");
+            bool born = s.GetProperty("endpoints").EnumerateArray().Any(e =>
+                e.TryGetProperty("device", out var d) && d.GetString() == "l2-pump-02" && e.GetProperty("online").GetBoolean());
+            return born ? s : null;
+        }, "the Sparkplug B birth of l2-pump-02");
         var devices = spb.GetProperty("endpoints").EnumerateArray().Where(e => e.TryGetProperty("device", out _)).ToList();
         Assert.All(devices, d => Assert.StartsWith("l2-", d.GetProperty("device").GetString(), StringComparison.Ordinal));
         Assert.Contains(devices, d => d.GetProperty("device").GetString() == "l2-pump-02" && d.GetProperty("online").GetBoolean());
