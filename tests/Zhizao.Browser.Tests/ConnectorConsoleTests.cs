@@ -57,7 +57,15 @@ public sealed class ConnectorConsoleTests(ConsoleFixture fx)
             await page.GetByTestId("mapping-rows").Locator("select[name=tag]").SelectOptionAsync("flow");
             await page.GetByTestId("connector-save").ClickAsync();
             await Expect(page.GetByTestId("state-plc-ui")).ToHaveTextAsync("Connected", new() { Timeout = 60_000 });
+            // "Connected" comes with the session; the first value is stored a moment later by the subscription
             var latest = await http.GetFromJsonAsync<JsonElement>("api/latest?series=p-01/flow");
+            for (var until = DateTime.UtcNow.AddSeconds(30); latest.GetArrayLength() == 0 && DateTime.UtcNow < until;)
+            {
+                await Task.Delay(100);
+                latest = await http.GetFromJsonAsync<JsonElement>("api/latest?series=p-01/flow");
+            }
+
+            Assert.True(latest.GetArrayLength() == 1, "no value of p-01/flow 30 s after the connector connected");
             Assert.Equal(21.5, latest[0].GetProperty("value").GetDouble());
             await Screenshots.SaveAsync(page, "connectors");
 
