@@ -26,9 +26,10 @@ internal static class MqttBench
              N publishers -> 1 subscriber on bench/#, QoS 0 and 1, our broker vs mosquitto (both in their own process,
              loopback, no persistence, max 100 in flight and 5,000,000 queued per client), then latency at 50% of
              mosquitto's QoS 0 peak, then RSS with N idle connections. --quick: 10 publishers, 1 s, 500 idle (CI smoke).
+             --qos 0|1: only the fan-in of that QoS (no latency or memory phase).
         """;
 
-    private sealed record Options(int Publishers, double Seconds, int Payload, int Idle);
+    private sealed record Options(int Publishers, double Seconds, int Payload, int Idle, int Qos = -1);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -44,6 +45,7 @@ internal static class MqttBench
                 "--seconds" => o with { Seconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--payload" => o with { Payload = Math.Max(16, int.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--idle" => o with { Idle = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--qos" => o with { Qos = int.Parse(Next(), CultureInfo.InvariantCulture) is var q and (0 or 1) ? q : throw new ArgumentException("--qos is 0 or 1") },
                 "--quick" => new Options(10, 1, 64, 500),
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };
@@ -54,14 +56,14 @@ internal static class MqttBench
         await using var ours = await BrokerProcess.StartOursAsync();
         await using var mosq = await BrokerProcess.StartMosquittoAsync();
         var results = new Dictionary<(string, MqttQoS), double>();
-        foreach (var qos in new[] { MqttQoS.AtMostOnce, MqttQoS.AtLeastOnce })
+        foreach (var qos in new[] { MqttQoS.AtMostOnce, MqttQoS.AtLeastOnce }.Where(q => o.Qos < 0 || (int)q == o.Qos))
         {
             foreach (var b in new[] { mosq, ours })
             {
-                double rate;
+                double rate, accepted = double.NaN;
                 try
                 {
-                    (rate, _) = await FanInAsync(b.Port, o, qos, targetRate: 0);
+                    (rate, _, accepted) = await FanInAsync(b.Port, o, qos, targetRate: 0);
                 }
                 catch (MqttClientException ex)
                 {
@@ -69,17 +71,20 @@ internal static class MqttBench
                     rate = double.NaN;
                 }
                 results[(b.Name, qos)] = rate;
-                Console.WriteLine($"  QoS {(int)qos} {b.Name,-10} {rate,12:N0} msg/s delivered");
+                Console.WriteLine($"  QoS {(int)qos} {b.Name,-10} {rate,12:N0} msg/s delivered" +
+                    (qos == MqttQoS.AtMostOnce ? "" : $", {accepted,12:N0} msg/s accepted from the publishers (PUBACKs)"));
             }
             Console.WriteLine($"  QoS {(int)qos} ratio zhizao/mosquitto: {results[("zhizao", qos)] / results[("mosquitto", qos)]:F2}");
         }
+        if (o.Qos >= 0)
+            return 0;
         double half = results[("mosquitto", MqttQoS.AtMostOnce)] / 2;
         Console.WriteLine($"Latency at {half:N0} msg/s (50% of mosquitto's QoS 0 peak), QoS 0:");
         foreach (var b in new[] { mosq, ours })
         {
             if (double.IsNaN(half))
                 break;
-            var (rate, lat) = await FanInAsync(b.Port, o, MqttQoS.AtMostOnce, targetRate: half);
+            var (rate, lat, _) = await FanInAsync(b.Port, o, MqttQoS.AtMostOnce, targetRate: half);
             Console.WriteLine($"  {b.Name,-10} delivered {rate,10:N0} msg/s  p50 {lat.P50:F2} ms  p99 {lat.P99:F2} ms  ({lat.Count:N0} samples)");
         }
         Console.WriteLine($"Memory with {o.Idle:N0} idle connections (RSS of a freshly started broker process):");
@@ -114,9 +119,12 @@ internal static class MqttBench
 
     /// <summary>Publishers send for the run time (as fast as they can, or at <paramref name="targetRate"/> in total);
     /// returns what the subscriber received per second and the latency distribution of what it received.</summary>
-    private static async Task<(double Rate, Latency Latency)> FanInAsync(int port, Options o, MqttQoS qos, double targetRate)
+    /// <returns>Accepted: QoS 1 PUBLISHes the publishers had acknowledged per second (the broker may accept faster than
+    /// the subscriber drains, queueing the rest).</returns>
+    private static async Task<(double Rate, Latency Latency, double Accepted)> FanInAsync(int port, Options o, MqttQoS qos, double targetRate)
     {
         long received = 0;
+        var acked = new long[1];
         bool measuring = false;
         var latencies = new List<double>(1 << 20);
         await using var sub = new MqttClient(new MqttClientOptions { Port = port, ClientId = "bench-sub", ReceiveMaximum = 65535 });
@@ -143,13 +151,15 @@ internal static class MqttBench
         }
         using var stop = new CancellationTokenSource();
         double perPublisher = targetRate / o.Publishers;
-        var tasks = pubs.Select((c, i) => Task.Run(() => PublishLoopAsync(c, $"bench/p{i}", o.Payload, qos, perPublisher, stop.Token))).ToList();
+        var tasks = pubs.Select((c, i) => Task.Run(() => PublishLoopAsync(c, $"bench/p{i}", o.Payload, qos, perPublisher, acked, stop.Token))).ToList();
         await Task.Delay(1000); // warm-up
         long start = Interlocked.Read(ref received);
+        long acked0 = Interlocked.Read(ref acked[0]);
         Volatile.Write(ref measuring, true);
         var sw = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(o.Seconds));
         long count = Interlocked.Read(ref received) - start;
+        long acceptedCount = Interlocked.Read(ref acked[0]) - acked0;
         double elapsed = sw.Elapsed.TotalSeconds;
         Volatile.Write(ref measuring, false);
         await stop.CancelAsync();
@@ -167,10 +177,10 @@ internal static class MqttBench
         }
         if (sub.ReconnectCount > 0 || !sub.IsConnected)
             Console.WriteLine($"  (subscriber reconnected {sub.ReconnectCount} times, last server reason {sub.LastDisconnectReason})");
-        return (count / elapsed, lat);
+        return (count / elapsed, lat, acceptedCount / elapsed);
     }
 
-    private static async Task PublishLoopAsync(MqttClient c, string topic, int payloadSize, MqttQoS qos, double rate, CancellationToken ct)
+    private static async Task PublishLoopAsync(MqttClient c, string topic, int payloadSize, MqttQoS qos, double rate, long[] acked, CancellationToken ct)
     {
         var window = new List<Task>(16);
         var sw = Stopwatch.StartNew();
@@ -199,7 +209,7 @@ internal static class MqttBench
                 if (window.Count >= 16)
                 {
                     await Task.WhenAny(window);
-                    window.RemoveAll(x => x.IsCompleted);
+                    Interlocked.Add(ref acked[0], window.RemoveAll(x => x.IsCompleted));
                 }
             }
         }

@@ -378,7 +378,7 @@ public sealed class MqttBroker : IAsyncDisposable
         string? sender = from?.ClientId ?? message.SenderClientId;
         if (matches.Count == 1)
         {
-            DeliverOne(message, matches[0], sender);
+            DeliverOne(message, matches[0], sender, from);
             return 1;
         }
         // a session matched by several filters gets the message once, at the highest QoS, with every identifier
@@ -412,11 +412,13 @@ public sealed class MqttBroker : IAsyncDisposable
             var q = (MqttQoS)Math.Min((byte)message.QoS, (byte)qos);
             if (!match.Session.Deliver(message, q, rap && message.Retain, ids))
                 Stats.AddDropped();
+            else if (from is not null)
+                from.HoldBackIfFull(match.Session, q);
         }
         return merged.Count;
     }
 
-    private void DeliverOne(MqttApplicationMessage message, SubscriptionMatch m, string? sender)
+    private void DeliverOne(MqttApplicationMessage message, SubscriptionMatch m, string? sender, MqttConnection? from)
     {
         if (m.Options.NoLocal && sender is not null && m.Session.ClientId == sender)
             return;
@@ -426,6 +428,8 @@ public sealed class MqttBroker : IAsyncDisposable
         List<uint>? ids = m.Options.SubscriptionId != 0 ? [m.Options.SubscriptionId] : null;
         if (!m.Session.Deliver(message, q, m.Options.RetainAsPublished && message.Retain, ids))
             Stats.AddDropped();
+        else if (from is not null)
+            from.HoldBackIfFull(m.Session, q);
     }
 
     private void SetRetained(MqttApplicationMessage message)

@@ -48,6 +48,19 @@ public sealed class MqttBrokerOptions
     /// the queue overflow is disconnected (v5 reason Quota exceeded); for an offline session further messages are dropped.</summary>
     public int MaxQueuedMessages { get; set; } = 10_000;
 
+    /// <summary>
+    /// Publisher flow control: while a connected subscriber has more than this many QoS 1/2 messages queued beyond its
+    /// in-flight window, the broker stops reading from the publishers that feed it until the queue is down to half,
+    /// so fast publishers run at the rate the subscriber drains instead of filling memory (and the CPU) with a backlog.
+    /// A publisher waits at most <see cref="FlowControlMaxPause"/>; a subscriber that does not drain in that time is
+    /// treated as slow and no longer holds anyone back (its queue then fills up to <see cref="MaxQueuedMessages"/>, the
+    /// slow-consumer policy) until it has caught up. A client is never held back by its own queue. 0 turns it off.
+    /// </summary>
+    public int FlowControlQueue { get; set; } = 1_000;
+
+    /// <summary>Longest a publisher is held back by one subscriber's queue (see <see cref="FlowControlQueue"/>).</summary>
+    public TimeSpan FlowControlMaxPause { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Most packets waiting to be written to one socket. A QoS 0 PUBLISH that finds the queue full is dropped
     /// for that client; acknowledgements are always queued, but a client whose queue reaches twice this limit is disconnected.</summary>
     public int MaxOutboundPackets { get; set; } = 2_000;

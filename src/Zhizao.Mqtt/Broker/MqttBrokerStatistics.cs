@@ -17,6 +17,8 @@ public sealed class MqttBrokerStatistics
     private long _denied;
     private long _sinkDropped;
     private long _slowConsumerDisconnects;
+    private long _flowControlPauses;
+    private long _flowControlTimeouts;
 
     public long ConnectionsAccepted => Interlocked.Read(ref _connectionsAccepted);
     public long MessagesReceived => Interlocked.Read(ref _messagesReceived);
@@ -35,6 +37,10 @@ public sealed class MqttBrokerStatistics
     public long Denied => Interlocked.Read(ref _denied);
     public long SinkDropped => Interlocked.Read(ref _sinkDropped);
     public long SlowConsumerDisconnects => Interlocked.Read(ref _slowConsumerDisconnects);
+    /// <summary>Times a publisher's input was paused because a subscriber it feeds had a long queue.</summary>
+    public long FlowControlPauses => Interlocked.Read(ref _flowControlPauses);
+    /// <summary>Pauses that ended because the subscriber did not drain in time (it was then treated as slow).</summary>
+    public long FlowControlTimeouts => Interlocked.Read(ref _flowControlTimeouts);
 
     internal void AddConnection() => Interlocked.Increment(ref _connectionsAccepted);
     internal void AddMessageReceived() => Interlocked.Increment(ref _messagesReceived);
@@ -52,6 +58,8 @@ public sealed class MqttBrokerStatistics
     internal void AddDenied() => Interlocked.Increment(ref _denied);
     internal void AddSinkDropped() => Interlocked.Increment(ref _sinkDropped);
     internal void AddSlowConsumerDisconnect() => Interlocked.Increment(ref _slowConsumerDisconnects);
+    internal void AddFlowControlPause() => Interlocked.Increment(ref _flowControlPauses);
+    internal void AddFlowControlTimeout() => Interlocked.Increment(ref _flowControlTimeouts);
 
     internal void AddSent(long bytes, long packets, long publishes)
     {

@@ -41,6 +41,7 @@ internal sealed class MqttConnection : IDisposable
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = new MqttPacketReader(MqttProtocolVersion.Unknown, broker.Options.Limits);
         _log = broker.Logger;
+        Flow = new FlowGate(broker, () => ClientId);
         Id = id;
         RemoteEndPoint = socket.RemoteEndPoint;
         ConnectedAtTicks = Environment.TickCount64;
@@ -217,6 +218,12 @@ internal sealed class MqttConnection : IDisposable
                                 await HandleConnectAsync(packet);
                             else
                                 Handle(packet);
+                            if (_holdBackFor is { } full)
+                            {
+                                // flow control: a subscriber this client feeds has a long queue; read on once it drained
+                                _holdBackFor = null;
+                                await full.WaitAsync(_cts.Token);
+                            }
                             if ((packets & 255) == 0)
                                 await Task.Yield(); // a flooding publisher lets write loops and other readers run
                         }
@@ -393,6 +400,23 @@ internal sealed class MqttConnection : IDisposable
         Enqueue(connack, droppable: false);
         Close();
     }
+
+    private FlowGate? _holdBackFor;
+
+    /// <summary>Called after this client's PUBLISH was delivered to <paramref name="session"/> at <paramref name="qos"/>:
+    /// when the queue it went to (QoS 0: the socket's outbound packets; QoS 1/2: the session's queue) is long, this
+    /// client's input pauses after the current packet — never for its own session, whose acknowledgements this loop reads.</summary>
+    internal void HoldBackIfFull(MqttSession session, MqttQoS qos)
+    {
+        if (ReferenceEquals(session, Session))
+            return;
+        var gate = qos == MqttQoS.AtMostOnce ? session.Connection?.Flow : session.Flow;
+        if (gate is { IsClosed: true })
+            _holdBackFor = gate;
+    }
+
+    /// <summary>Holds publishers back while many packets wait to be written to this socket (QoS 0 fan-in).</summary>
+    public FlowGate Flow { get; }
 
     private void Handle(MqttPacket packet)
     {
@@ -716,6 +740,8 @@ internal sealed class MqttConnection : IDisposable
             Interlocked.Decrement(ref _queued);
             return false;
         }
+        if (droppable)
+            Flow.Added(n);
         return true;
     }
 
@@ -738,6 +764,7 @@ internal sealed class MqttConnection : IDisposable
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
             return;
+        Flow.Open(caughtUp: true); // nobody waits for a socket that is going away
         _out.Writer.TryComplete();
         _ = Task.Delay(2000).ContinueWith(_ => Abort(), TaskScheduler.Default);
     }
@@ -764,7 +791,8 @@ internal sealed class MqttConnection : IDisposable
         {
             while (reader.TryRead(out var packet))
             {
-                Interlocked.Decrement(ref _queued);
+                int left = Interlocked.Decrement(ref _queued);
+                Flow.Taken(left);
                 try
                 {
                     bytes += _writer.Write(packet, pipe);

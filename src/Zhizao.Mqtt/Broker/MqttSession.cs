@@ -29,7 +29,11 @@ internal sealed class MqttSession
     {
         _broker = broker;
         ClientId = clientId;
+        Flow = new FlowGate(broker, () => clientId);
     }
+
+    /// <summary>Holds publishers back while the QoS 1/2 queue of this (connected) session is long.</summary>
+    public FlowGate Flow { get; }
 
     public object Lock => _inflightOrder;
 
@@ -100,6 +104,7 @@ internal sealed class MqttSession
             Connection = null;
             Volatile.Write(ref _connected, false);
             DisconnectedAtUnixMs = MqttBroker.NowUnixMs();
+            Flow.Open(caughtUp: false); // an offline session's queue does not drain: nobody waits for it
         }
     }
 
@@ -146,7 +151,11 @@ internal sealed class MqttSession
                 if (conn is not null && _queue.Count == 0 && _inflight.Count < conn.SendWindow)
                     Send(conn, m, MqttBroker.NowUnixMs());
                 else
+                {
                     _queue.Enqueue(m);
+                    if (conn is not null)
+                        Flow.Added(_queue.Count);
+                }
                 return true;
             }
         }
@@ -183,6 +192,7 @@ internal sealed class MqttSession
             }
             Send(conn, m, now);
         }
+        Flow.Taken(_queue.Count);
     }
 
     private ushort NextPacketId()
@@ -296,6 +306,7 @@ internal sealed class MqttSession
         lock (Lock)
         {
             Discarded = true;
+            Flow.Open(caughtUp: true);
             _queue.Clear();
             _inflight.Clear();
             _inflightOrder.Clear();
