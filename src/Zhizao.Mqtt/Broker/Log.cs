@@ -27,8 +27,8 @@ internal static partial class Log
     [LoggerMessage(5106, LogLevel.Warning, "MQTT client '{ClientId}' disconnected: {Reason}")]
     public static partial void SlowConsumer(ILogger logger, string clientId, string reason);
 
-    [LoggerMessage(5114, LogLevel.Information, "MQTT client '{ClientId}' did not drain its queue within {PauseMs} ms: publishers are no longer held back for it until it catches up")]
-    public static partial void FlowControlSlow(ILogger logger, string clientId, double pauseMs);
+    [LoggerMessage(5114, LogLevel.Information, "MQTT client '{ClientId}' drains its queue too slowly (nothing in one interval, or under {Messages} messages per {IntervalMs} ms on average): publishers are no longer held back for it until it catches up")]
+    public static partial void FlowControlSlow(ILogger logger, string clientId, int messages, long intervalMs);
 
     [LoggerMessage(5107, LogLevel.Error, "MQTT message sink failed; {Count} messages lost for the sink")]
     public static partial void SinkFailed(ILogger logger, Exception ex, int count);

@@ -469,7 +469,7 @@ public sealed class MqttBroker : IAsyncDisposable
                             c.Close();
                         continue;
                     }
-                    if (c.KeepAliveSeconds > 0 && ticks - c.LastReceivedTicks > c.KeepAliveSeconds * 1500L)
+                    if (c.KeepAliveSeconds > 0 && !c.IsHeldBack && ticks - c.LastReceivedTicks > c.KeepAliveSeconds * 1500L)
                         c.Disconnect(MqttReasonCode.KeepAliveTimeout, "no packet within 1.5 x keep alive");
                 }
                 ExpireSessions();

@@ -52,13 +52,15 @@ public sealed class MqttBrokerOptions
     /// Publisher flow control: while a connected subscriber has more than this many QoS 1/2 messages queued beyond its
     /// in-flight window, the broker stops reading from the publishers that feed it until the queue is down to half,
     /// so fast publishers run at the rate the subscriber drains instead of filling memory (and the CPU) with a backlog.
-    /// A publisher waits at most <see cref="FlowControlMaxPause"/>; a subscriber that does not drain in that time is
-    /// treated as slow and no longer holds anyone back (its queue then fills up to <see cref="MaxQueuedMessages"/>, the
-    /// slow-consumer policy) until it has caught up. A client is never held back by its own queue. 0 turns it off.
+    /// A subscriber that takes fewer than half this many messages from its queue during <see cref="FlowControlMaxPause"/>
+    /// (by default 500 in 100 ms) is treated as slow and no longer holds anyone back (its queue then fills up to
+    /// <see cref="MaxQueuedMessages"/>, the slow-consumer policy) until it has caught up. The same applies to QoS 0
+    /// packets waiting for a subscriber's socket. A client is never held back by its own queue. 0 turns it off.
     /// </summary>
     public int FlowControlQueue { get; set; } = 1_000;
 
-    /// <summary>Longest a publisher is held back by one subscriber's queue (see <see cref="FlowControlQueue"/>).</summary>
+    /// <summary>The interval in which a subscriber holding publishers back must take half of <see cref="FlowControlQueue"/>
+    /// from its queue, or be treated as slow.</summary>
     public TimeSpan FlowControlMaxPause { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Most packets waiting to be written to one socket. A QoS 0 PUBLISH that finds the queue full is dropped

@@ -222,7 +222,16 @@ internal sealed class MqttConnection : IDisposable
                             {
                                 // flow control: a subscriber this client feeds has a long queue; read on once it drained
                                 _holdBackFor = null;
-                                await full.WaitAsync(_cts.Token);
+                                _heldBack = true;
+                                try
+                                {
+                                    await full.WaitAsync(_cts.Token);
+                                }
+                                finally
+                                {
+                                    _heldBack = false;
+                                    LastReceivedTicks = Environment.TickCount64; // its input waited in the socket, not idle
+                                }
                             }
                             if ((packets & 255) == 0)
                                 await Task.Yield(); // a flooding publisher lets write loops and other readers run
@@ -402,6 +411,10 @@ internal sealed class MqttConnection : IDisposable
     }
 
     private FlowGate? _holdBackFor;
+    private volatile bool _heldBack;
+
+    /// <summary>True while flow control pauses this client's input (the keep-alive check then does not count).</summary>
+    public bool IsHeldBack => _heldBack;
 
     /// <summary>Called after this client's PUBLISH was delivered to <paramref name="session"/> at <paramref name="qos"/>:
     /// when the queue it went to (QoS 0: the socket's outbound packets; QoS 1/2: the session's queue) is long, this
