@@ -42,6 +42,19 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         Assert.Contains("points/s", text);
     }
 
+    /// <summary>The broker benchmark against mosquitto (installed by .ci/run): QoS 1 fan-in, where our broker must now
+    /// deliver what it accepts (publisher flow control) — a backlog shows as delivered far below accepted.</summary>
+    [Fact]
+    public async Task Mqtt_benchmark_runs_against_mosquitto_in_quick_mode()
+    {
+        var (code, text) = await RunBenchAsync("mqtt --quick --qos 1");
+        Assert.True(code == 0, text);
+        var line = text.Split('\n').Single(l => l.Contains("QoS 1 zhizao", StringComparison.Ordinal));
+        var numbers = System.Text.RegularExpressions.Regex.Matches(line, @"[\d,]+(?= msg/s)").Select(m => double.Parse(m.Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(2, numbers.Count);
+        Assert.True(numbers[0] > 0 && numbers[0] >= 0.8 * numbers[1], $"delivered {numbers[0]} vs accepted {numbers[1]}: {line}");
+    }
+
     /// <summary>The SKAB harness on the fastest model; without the shared data it must say so and exit 3.</summary>
     [Fact]
     public async Task Skab_evaluation_runs_or_names_the_missing_data()

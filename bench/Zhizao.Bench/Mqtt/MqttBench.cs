@@ -21,12 +21,16 @@ internal static class MqttBench
     /// the subscriber's drain rate does.</summary>
     private const int QueueLimit = 5_000_000;
 
+    /// <summary>Our broker's <see cref="MqttBrokerOptions.FlowControlQueue"/> (--flow-control; 0 = off).</summary>
+    private static int FlowControl = new MqttBrokerOptions().FlowControlQueue;
+
     public const string Usage = """
         mqtt [--publishers N=100] [--seconds S=5] [--payload BYTES=64] [--idle N=10000] [--quick]
              N publishers -> 1 subscriber on bench/#, QoS 0 and 1, our broker vs mosquitto (both in their own process,
              loopback, no persistence, max 100 in flight and 5,000,000 queued per client), then latency at 50% of
              mosquitto's QoS 0 peak, then RSS with N idle connections. --quick: 10 publishers, 1 s, 500 idle (CI smoke).
-             --qos 0|1: only the fan-in of that QoS (no latency or memory phase).
+             --qos 0|1: only the fan-in of that QoS (no latency or memory phase). --flow-control N: our broker's
+             FlowControlQueue (default 1,000; 0 = off, as before 2026-12-03).
         """;
 
     private sealed record Options(int Publishers, double Seconds, int Payload, int Idle, int Qos = -1);
@@ -34,7 +38,8 @@ internal static class MqttBench
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Length >= 2 && args[0] == "--serve")
-            return await ServeAsync(int.Parse(args[1], CultureInfo.InvariantCulture));
+            return await ServeAsync(int.Parse(args[1], CultureInfo.InvariantCulture),
+                args.Length >= 3 ? int.Parse(args[2], CultureInfo.InvariantCulture) : new MqttBrokerOptions().FlowControlQueue);
         var o = new Options(100, 5, 64, 10_000);
         for (int i = 0; i < args.Length; i++)
         {
@@ -45,6 +50,7 @@ internal static class MqttBench
                 "--seconds" => o with { Seconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--payload" => o with { Payload = Math.Max(16, int.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--idle" => o with { Idle = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--flow-control" => SetFlowControl(o, int.Parse(Next(), CultureInfo.InvariantCulture)),
                 "--qos" => o with { Qos = int.Parse(Next(), CultureInfo.InvariantCulture) is var q and (0 or 1) ? q : throw new ArgumentException("--qos is 0 or 1") },
                 "--quick" => new Options(10, 1, 64, 500),
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
@@ -103,6 +109,12 @@ internal static class MqttBench
                 s.Dispose();
         }
         return 0;
+    }
+
+    private static Options SetFlowControl(Options o, int n)
+    {
+        FlowControl = n;
+        return o;
     }
 
     private static string LoadAverage()
@@ -255,9 +267,12 @@ internal static class MqttBench
         return sockets;
     }
 
-    private static async Task<int> ServeAsync(int port)
+    private static async Task<int> ServeAsync(int port, int flowControl)
     {
-        await using var broker = new MqttBroker(new MqttBrokerOptions { Port = port, SysInterval = TimeSpan.Zero, MaxQueuedMessages = QueueLimit, MaxOutboundPackets = QueueLimit });
+        await using var broker = new MqttBroker(new MqttBrokerOptions
+        {
+            Port = port, SysInterval = TimeSpan.Zero, MaxQueuedMessages = QueueLimit, MaxOutboundPackets = QueueLimit, FlowControlQueue = flowControl,
+        });
         await broker.StartAsync();
         Console.WriteLine("ready");
         await Console.In.ReadLineAsync(); // the parent closes stdin to stop us
@@ -311,6 +326,7 @@ internal static class MqttBench
             psi.ArgumentList.Add("mqtt");
             psi.ArgumentList.Add("--serve");
             psi.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
+            psi.ArgumentList.Add(FlowControl.ToString(CultureInfo.InvariantCulture));
             psi.Environment["DOTNET_gcServer"] = "0";
             var p = Process.Start(psi)!;
             string? line = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
