@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Zhizao.Connectors;
+using Zhizao.Hosting;
 
 namespace Zhizao.Server.Tests;
 
@@ -126,6 +127,49 @@ public sealed class ConnectorApiTests
             Assert.Equal(HttpStatusCode.NoContent, (await node.Http.DeleteAsync("api/connectors/meter")).StatusCode);
             Assert.Equal(HttpStatusCode.NotFound, (await node.Http.GetAsync("api/connectors/meter")).StatusCode);
             Assert.Equal(HttpStatusCode.NotFound, (await node.Http.GetAsync("api/assets/connector-meter")).StatusCode);
+        }
+    }
+    [Fact]
+    public async Task A_password_is_stored_sealed_survives_a_restart_and_a_foreign_key_loses_it_with_a_clear_log()
+    {
+        string dir = Directory.CreateTempSubdirectory("zz-node-").FullName;
+        await using (var node = await Node.StartAsync(dataDir: dir))
+        {
+            await AssetApiTests.ImportModelAsync(node.Http);
+            await ConnectorTestKit.PutAsync(node, OpcUa("plc", password: "s3cret!"), "plc");
+            var meta = node.Services.GetRequiredService<Zhizao.Storage.Metadata.MetadataStore>();
+            string raw = meta.ListDocuments(ConnectorService.DocumentKind).Single(d => d.Id == "plc").Json;
+            Assert.DoesNotContain("s3cret!", raw);
+            Assert.Contains(SecretBox.Prefix, raw);
+        }
+
+        // nowhere in the data directory's files but sealed (metadata.db, its WAL, the key file itself)
+        foreach (string f in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
+        {
+            using var fs = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var ms = new MemoryStream();
+            fs.CopyTo(ms);
+            Assert.True(ms.ToArray().AsSpan().IndexOf("s3cret!"u8) < 0, $"{f} holds the password in clear text");
+        }
+
+        string keyFile = Path.Combine(dir, "secrets.key");
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        }
+
+        await using (var node = await Node.StartAsync(dataDir: dir))
+        {
+            Assert.Equal("s3cret!", node.Services.GetRequiredService<ConnectorService>().GetStored("plc")!.OpcUa!.Password);
+        }
+
+        // metadata.db moved to a node with another key: the connector stays, its password is gone, the log says why
+        File.Delete(keyFile);
+        await using (var node = await Node.StartAsync(dataDir: dir))
+        {
+            var service = node.Services.GetRequiredService<ConnectorService>();
+            Assert.Null(service.GetStored("plc")!.OpcUa!.Password);
+            Assert.Contains(node.Logs, l => l.Contains("stored password cannot be read", StringComparison.Ordinal) && l.Contains("another key", StringComparison.Ordinal));
         }
     }
 }

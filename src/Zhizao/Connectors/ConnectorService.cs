@@ -32,6 +32,7 @@ public sealed partial class ConnectorService : BackgroundService
     private readonly ConnectorSink _sink;
     private readonly ILogger<ConnectorService> _log;
     private readonly string _pki;
+    private readonly Hosting.SecretBox _secrets;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, ConnectorRuntime> _running = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ConnectorHealth> _idle = new(StringComparer.Ordinal);
@@ -44,6 +45,7 @@ public sealed partial class ConnectorService : BackgroundService
         _sink = sink;
         _log = log;
         _pki = Path.Combine(Path.GetFullPath(options.DataDirectory), "pki", "opcua");
+        _secrets = Hosting.SecretBox.ForDataDirectory(Path.GetFullPath(options.DataDirectory));
     }
 
     /// <summary>PKI folder of the OPC UA connectors: own/ (the node's certificate), trusted/, rejected/.</summary>
@@ -94,7 +96,9 @@ public sealed partial class ConnectorService : BackgroundService
             ConnectorValidator.ThrowIfInvalid(config, _meta.Snapshot);
             EnsureHealthModel();
             _meta.UpsertAsset(new Asset { Id = HealthEquipmentId(config.Name), Name = $"Connector {config.Name}", Level = AssetLevel.Equipment, ParentId = HealthRootId, TypeId = HealthTypeId, Description = $"{config.Kind} connector health" });
-            _meta.SaveDocument(DocumentKind, config.Name, JsonSerializer.Serialize(config, Json));
+            // the password is stored sealed (AES-GCM, key in the data directory), never in clear text
+            var toStore = config.OpcUa is { Password: { } pw } withPassword ? config with { OpcUa = withPassword with { Password = _secrets.Seal(pw) } } : config;
+            _meta.SaveDocument(DocumentKind, config.Name, JsonSerializer.Serialize(toStore, Json));
             LogSaved(_log, config.Name, config.Kind, config.Enabled);
             if (_started)
             {
@@ -337,7 +341,7 @@ public sealed partial class ConnectorService : BackgroundService
             {
                 if (JsonSerializer.Deserialize<ConnectorConfig>(json, Json) is { } c)
                 {
-                    all[id] = c;
+                    all[id] = Unseal(id, c);
                 }
             }
             catch (JsonException e)
@@ -348,6 +352,28 @@ public sealed partial class ConnectorService : BackgroundService
 
         return all;
     }
+
+    private ConnectorConfig Unseal(string id, ConnectorConfig c)
+    {
+        if (c.OpcUa is not { Password: { } sealedPassword } o)
+        {
+            return c;
+        }
+
+        try
+        {
+            return c with { OpcUa = o with { Password = _secrets.Open(sealedPassword) } };
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            // the connector stays, without a password: its sessions are refused and its health says so
+            LogPasswordUnreadable(_log, id, e.Message);
+            return c with { OpcUa = o with { Password = null } };
+        }
+    }
+
+    [LoggerMessage(5310, LogLevel.Error, "Connector {Name}: the stored password cannot be read ({Reason}); enter it again")]
+    private static partial void LogPasswordUnreadable(ILogger logger, string name, string reason);
 
     private static ConnectorConfig Mask(ConnectorConfig c) =>
         c.OpcUa is { Password: not null } o ? c with { OpcUa = o with { Password = PasswordSet } } : c;
