@@ -40,6 +40,23 @@ public class BrokerToolsInteropTests
         return (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
+    /// <summary>Server → client topic aliases are off by default because of this peer: libmosquitto 2.0.11 announces a
+    /// Topic Alias Maximum when told to (-D connect topic-alias-maximum) but fails with a protocol error on the first
+    /// PUBLISH that carries only an alias (seen with <see cref="MqttBrokerOptions.ServerTopicAliases"/> on). With the
+    /// default, such a client gets every topic in full.</summary>
+    [MosquittoFact]
+    public async Task Mosquitto_sub_announcing_a_topic_alias_maximum_gets_every_topic_with_the_default_settings()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        using var sub = await SubscribeAsync(broker, 1, "-V", "mqttv5", "-q", "1", "-t", "alias/#", "-C", "6", "-F", "%t|%p",
+            "-D", "connect", "topic-alias-maximum", "2");
+        await using var pub = await TestClient.ConnectAsync(broker.Port, "alias-pub");
+        string[] topics = ["alias/line-1/a", "alias/line-1/a", "alias/line-1/b", "alias/line-1/c", "alias/line-1/a", "alias/line-1/c"];
+        for (int i = 0; i < topics.Length; i++)
+            await pub.Client.PublishAsync(topics[i], Encoding.UTF8.GetBytes($"m{i}"), MqttQoS.AtLeastOnce);
+        Assert.Equal(topics.Select((t, i) => $"{t}|m{i}"), await OutputAsync(sub));
+    }
+
     [MosquittoTheory]
     [InlineData("mqttv311", 0)]
     [InlineData("mqttv311", 1)]

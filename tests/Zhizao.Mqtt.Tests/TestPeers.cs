@@ -118,6 +118,9 @@ internal sealed class RawClient : IAsyncDisposable
         _reader = new MqttPacketReader(version, new MqttLimits { MaximumPacketSize = 64 * 1024 * 1024 });
     }
 
+    /// <summary>The server end of an accepted connection (a scripted fake server).</summary>
+    public static RawClient FromAccepted(TcpClient accepted, MqttProtocolVersion version) => new(accepted, version);
+
     public static async Task<RawClient> ConnectAsync(int port, MqttProtocolVersion version, int receiveBufferSize = 0)
     {
         var tcp = new TcpClient();

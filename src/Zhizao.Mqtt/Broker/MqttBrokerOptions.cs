@@ -70,6 +70,12 @@ public sealed class MqttBrokerOptions
     /// <summary>Topic Alias Maximum announced to v5 clients (client to server aliases); 0 disables aliases.</summary>
     public ushort TopicAliasMaximum { get; set; } = 64;
 
+    /// <summary>Use topic aliases towards v5 clients that announce a Topic Alias Maximum (the first that many topics
+    /// sent to a client get one; later PUBLISHes to them carry the two-byte alias instead of the topic). Off by default:
+    /// libmosquitto 2.0.11 (Debian's mosquitto_sub) announces a maximum when asked but drops the connection with a
+    /// protocol error on the first PUBLISH that carries only an alias.</summary>
+    public bool ServerTopicAliases { get; set; }
+
     /// <summary>Time a new connection has to send CONNECT.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

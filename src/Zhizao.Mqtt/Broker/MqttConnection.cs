@@ -369,6 +369,8 @@ internal sealed class MqttConnection : IDisposable
         SendWindow = Math.Max(1, Math.Min(clientReceiveMax, _broker.Options.MaxInflightMessages));
         if (V5 && _broker.Options.TopicAliasMaximum > 0)
             _aliases = new string?[_broker.Options.TopicAliasMaximum + 1];
+        if (V5 && props?.TopicAliasMaximum is > 0 and var clientAliases && _broker.Options.ServerTopicAliases)
+            _outAliasMax = clientAliases;
         if (connect.Will is { } will)
         {
             Will = ToMessage(will.Topic, will.Payload, will.QoS, will.Retain, will.Properties);
@@ -806,6 +808,7 @@ internal sealed class MqttConnection : IDisposable
             {
                 int left = Interlocked.Decrement(ref _queued);
                 Flow.Taken(left);
+                string? aliased = packet is MqttPublishPacket pub && _outAliasMax > 0 ? UseOutgoingAlias(pub) : null;
                 try
                 {
                     bytes += _writer.Write(packet, pipe);
@@ -816,6 +819,8 @@ internal sealed class MqttConnection : IDisposable
                 catch (MqttProtocolException) when (packet is MqttPublishPacket big)
                 {
                     // larger than the client's Maximum Packet Size: dropped as if delivered (MQTT-3.1.2-25)
+                    if (aliased is not null)
+                        _outAliases!.Remove(aliased); // the client never learned this alias
                     _broker.Stats.AddDropped();
                     if (big.QoS != MqttQoS.AtMostOnce && Session is { } s)
                         s.Drop(big.PacketId);
@@ -834,6 +839,32 @@ internal sealed class MqttConnection : IDisposable
             bytes = packets = publishes = 0;
             await pipe.FlushAsync(_cts.Token);
         }
+    }
+
+    private ushort _outAliasMax;
+    private Dictionary<string, ushort>? _outAliases;
+
+    /// <summary>
+    /// Server → client topic aliases (v5, when the client announced a Topic Alias Maximum): in the order packets are
+    /// written, the first <c>Topic Alias Maximum</c> topics sent to this client get aliases 1, 2, …; a later PUBLISH to
+    /// one of them carries the alias and an empty topic. No replacement once all aliases are used. Returns the topic
+    /// when this packet sets a new alias (undone if the packet cannot be sent).
+    /// </summary>
+    private string? UseOutgoingAlias(MqttPublishPacket p)
+    {
+        var map = _outAliases ??= new Dictionary<string, ushort>(StringComparer.Ordinal);
+        if (map.TryGetValue(p.Topic, out ushort alias))
+        {
+            (p.Properties ??= new MqttProperties()).TopicAlias = alias;
+            p.Topic = "";
+            return null;
+        }
+        if (map.Count >= _outAliasMax || p.Topic.Length < 3)
+            return null;
+        alias = (ushort)(map.Count + 1);
+        map[p.Topic] = alias;
+        (p.Properties ??= new MqttProperties()).TopicAlias = alias;
+        return p.Topic;
     }
 
     private async Task WriteLoopAsync()

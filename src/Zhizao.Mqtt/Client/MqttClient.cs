@@ -125,8 +125,10 @@ public sealed class MqttClient : IAsyncDisposable
                 SessionExpiryInterval = _options.SessionExpiryInterval == 0 ? null : _options.SessionExpiryInterval,
                 MaximumPacketSize = (uint)_options.Limits.MaximumPacketSize,
                 UserProperties = _options.UserProperties,
+                TopicAliasMaximum = _options.TopicAliasMaximum == 0 ? null : _options.TopicAliasMaximum,
             };
         }
+        _inAliases = v5 && _options.TopicAliasMaximum > 0 ? new string?[_options.TopicAliasMaximum + 1] : [];
         _out.Writer.TryWrite(connect);
         var readTask = Task.Run(() => ReadLoopAsync(stream, reader, connCts.Token), CancellationToken.None);
         var writeTask = Task.Run(() => WriteLoopAsync(stream, writer, _out.Reader, connCts.Token), CancellationToken.None);
@@ -389,8 +391,30 @@ public sealed class MqttClient : IAsyncDisposable
 
     private bool V5 => _options.ProtocolVersion == MqttProtocolVersion.V500;
 
+    private string?[] _inAliases = [];
+
+    /// <summary>Server → client topic aliases (v5): a PUBLISH with a topic and an alias sets it, one with the alias and
+    /// an empty topic uses it; the map lives as long as the connection.</summary>
+    private void ResolveAlias(MqttPublishPacket p)
+    {
+        if (p.Properties?.TopicAlias is not ushort alias)
+        {
+            if (p.Topic.Length == 0)
+                throw new MqttProtocolException(MqttReasonCode.ProtocolError, "PUBLISH with an empty topic and no topic alias");
+            return;
+        }
+        if (alias == 0 || alias >= _inAliases.Length)
+            throw new MqttProtocolException(MqttReasonCode.TopicAliasInvalid,
+                $"topic alias {alias} is outside 1..{Math.Max(0, _inAliases.Length - 1)}, the Topic Alias Maximum this client announced");
+        if (p.Topic.Length > 0)
+            _inAliases[alias] = p.Topic;
+        else
+            p.Topic = _inAliases[alias] ?? throw new MqttProtocolException(MqttReasonCode.ProtocolError, $"topic alias {alias} was never set");
+    }
+
     private void HandlePublish(MqttPublishPacket p)
     {
+        ResolveAlias(p);
         bool deliver = true;
         if (p.QoS == MqttQoS.ExactlyOnce)
         {

@@ -20,6 +20,9 @@ public sealed class MqttClientOptions
     public uint SessionExpiryInterval { get; set; }
     /// <summary>Receive Maximum announced to the server (v5).</summary>
     public ushort ReceiveMaximum { get; set; } = 1024;
+
+    /// <summary>v5: topic aliases the server may use towards this client (0 = none, the default).</summary>
+    public ushort TopicAliasMaximum { get; set; }
     /// <summary>Most of our own QoS 1/2 PUBLISHes unacknowledged at once (further capped by the server's Receive Maximum).</summary>
     public int MaxInflight { get; set; } = 1024;
     /// <summary>Packets waiting to be written; PublishAsync waits when the queue is full.</summary>
