@@ -21,9 +21,6 @@ internal static class MqttBench
     /// the subscriber's drain rate does.</summary>
     private const int QueueLimit = 5_000_000;
 
-    /// <summary>Our broker's <see cref="MqttBrokerOptions.FlowControlQueue"/> (--flow-control; 0 = off).</summary>
-    private static int FlowControl = new MqttBrokerOptions().FlowControlQueue;
-
     public const string Usage = """
         mqtt [--publishers N=100] [--seconds S=5] [--payload BYTES=64] [--idle N=10000] [--quick]
              N publishers -> 1 subscriber on bench/#, QoS 0 and 1, our broker vs mosquitto (both in their own process,
@@ -33,7 +30,8 @@ internal static class MqttBench
              FlowControlQueue (default 1,000; 0 = off, as before 2026-12-03).
         """;
 
-    private sealed record Options(int Publishers, double Seconds, int Payload, int Idle, int Qos = -1);
+    /// <param name="FlowControl">our broker's <see cref="MqttBrokerOptions.FlowControlQueue"/> (--flow-control; 0 = off).</param>
+    private sealed record Options(int Publishers, double Seconds, int Payload, int Idle, int Qos = -1, int FlowControl = 1_000);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -50,7 +48,7 @@ internal static class MqttBench
                 "--seconds" => o with { Seconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--payload" => o with { Payload = Math.Max(16, int.Parse(Next(), CultureInfo.InvariantCulture)) },
                 "--idle" => o with { Idle = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                "--flow-control" => SetFlowControl(o, int.Parse(Next(), CultureInfo.InvariantCulture)),
+                "--flow-control" => o with { FlowControl = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--qos" => o with { Qos = int.Parse(Next(), CultureInfo.InvariantCulture) is var q and (0 or 1) ? q : throw new ArgumentException("--qos is 0 or 1") },
                 "--quick" => new Options(10, 1, 64, 500),
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
@@ -66,7 +64,7 @@ internal static class MqttBench
         {
             foreach (bool isOurs in new[] { false, true })
             {
-                await using var b = isOurs ? await BrokerProcess.StartOursAsync() : await BrokerProcess.StartMosquittoAsync();
+                await using var b = isOurs ? await BrokerProcess.StartOursAsync(o.FlowControl) : await BrokerProcess.StartMosquittoAsync();
                 double rate, accepted = double.NaN;
                 try
                 {
@@ -91,14 +89,14 @@ internal static class MqttBench
         {
             if (double.IsNaN(half))
                 break;
-            await using var b = isOurs ? await BrokerProcess.StartOursAsync() : await BrokerProcess.StartMosquittoAsync();
+            await using var b = isOurs ? await BrokerProcess.StartOursAsync(o.FlowControl) : await BrokerProcess.StartMosquittoAsync();
             var (rate, lat, _) = await FanInAsync(b.Port, o, MqttQoS.AtMostOnce, targetRate: half);
             Console.WriteLine($"  {b.Name,-10} delivered {rate,10:N0} msg/s  p50 {lat.P50:F2} ms  p99 {lat.P99:F2} ms  ({lat.Count:N0} samples)");
         }
         Console.WriteLine($"Memory with {o.Idle:N0} idle connections (RSS of a freshly started broker process):");
         foreach (bool isOurs in new[] { false, true })
         {
-            await using var b = isOurs ? await BrokerProcess.StartOursAsync() : await BrokerProcess.StartMosquittoAsync();
+            await using var b = isOurs ? await BrokerProcess.StartOursAsync(o.FlowControl) : await BrokerProcess.StartMosquittoAsync();
             long before = b.RssBytes();
             var sockets = await OpenIdleAsync(b.Port, o.Idle);
             await Task.Delay(1000);
@@ -109,12 +107,6 @@ internal static class MqttBench
                 s.Dispose();
         }
         return 0;
-    }
-
-    private static Options SetFlowControl(Options o, int n)
-    {
-        FlowControl = n;
-        return o;
     }
 
     private static string LoadAverage()
@@ -316,7 +308,7 @@ internal static class MqttBench
             return ((IPEndPoint)l.LocalEndPoint!).Port;
         }
 
-        public static async Task<BrokerProcess> StartOursAsync()
+        public static async Task<BrokerProcess> StartOursAsync(int flowControl)
         {
             int port = FreePort();
             string host = Environment.ProcessPath!;
@@ -326,7 +318,7 @@ internal static class MqttBench
             psi.ArgumentList.Add("mqtt");
             psi.ArgumentList.Add("--serve");
             psi.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
-            psi.ArgumentList.Add(FlowControl.ToString(CultureInfo.InvariantCulture));
+            psi.ArgumentList.Add(flowControl.ToString(CultureInfo.InvariantCulture));
             psi.Environment["DOTNET_gcServer"] = "0";
             var p = Process.Start(psi)!;
             string? line = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
